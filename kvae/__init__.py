@@ -1,0 +1,16 @@
+"""kvae: variational autoencoders for TensorFlow/Keras 3."""
+
+import os
+
+# Keras 3 on TensorFlow; set before keras is first imported.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from kvae import data  # noqa: E402
+from kvae import likelihoods  # noqa: E402
+from kvae import networks  # noqa: E402
+from kvae.model import VAE  # noqa: E402
+from kvae.networks import build_vae  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = ["VAE", "build_vae", "data", "likelihoods", "networks", "__version__"]

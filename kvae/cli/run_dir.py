@@ -1,0 +1,48 @@
+"""The run folder: where `kvae train` writes and `evaluate`/`sample` read."""
+
+import json
+import os
+from pathlib import Path
+
+MODEL = "model.keras"
+CONFIG = "config.json"
+HISTORY = "history.csv"
+METRICS = "metrics.json"
+EVALUATION = "evaluation.json"
+SAMPLES = "samples.png"
+RECONSTRUCTIONS = "reconstructions.png"
+
+
+def write_json(path, payload):
+    """Writes JSON under a temporary name, then renames: never half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def save_model(model, run_dir):
+    # Keras insists on the ".keras" suffix, so the temporary name keeps it.
+    tmp = Path(run_dir) / f".tmp-{MODEL}"
+    model.save(tmp)
+    os.replace(tmp, Path(run_dir) / MODEL)
+
+
+def load_run(run_dir):
+    """Returns `(model, config)` of a finished run, or raises a clear error."""
+    import keras
+
+    import kvae  # noqa: F401  (registers the kvae classes for deserialisation)
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"RUN_DIR {str(run_dir)!r} is not a folder")
+    model_path = run_dir / MODEL
+    if not model_path.is_file():
+        raise FileNotFoundError(
+            f"RUN_DIR {str(run_dir)!r} has no {MODEL}: expected a folder written by `kvae train`"
+        )
+    config_path = run_dir / CONFIG
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    model = keras.saving.load_model(model_path, safe_mode=True)
+    return model, config

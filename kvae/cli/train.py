@@ -1,0 +1,148 @@
+"""`kvae train`: fit a VAE on a data set and write a run folder."""
+
+import time
+from pathlib import Path
+
+from kvae.cli import run_dir as rd
+
+HELP = "Train a VAE and write a run folder (model, history, PNGs, metrics)."
+
+# Epochs when --epochs is not given: the small digits set needs more passes.
+DEFAULT_EPOCHS = {"digits": 100}
+OTHER_EPOCHS = 10
+
+
+def add_arguments(p):
+    p.add_argument("--data", default="digits", help="digits (default, embedded), fashion_mnist, or a .npy/.npz path")
+    p.add_argument("--data-dir", default=None, help="folder searched first for Fashion-MNIST IDX files")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="passes over the training set (default: 100 on digits, 10 otherwise)")
+    p.add_argument("--batch-size", type=_positive_int, default=128)
+    p.add_argument("--latent-dim", type=_positive_int, default=20)
+    p.add_argument("--hidden", type=_positive_int, nargs="+", default=[400], help="units of the hidden layer(s), e.g. --hidden 400 or --hidden 512 256")
+    p.add_argument("--architecture", choices=["mlp", "conv"], default="mlp")
+    p.add_argument("--likelihood", choices=["bernoulli", "gaussian", "gaussian_fixed"], default="bernoulli")
+    p.add_argument("--beta", type=_non_negative_float, default=1.0, help="weight of the KL term")
+    p.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--binarize", action="store_true", help="dynamic binarisation of the training data (Bernoulli)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="run folder (default: runs/<data>)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    p.add_argument("--verbose", type=int, choices=[0, 1, 2], default=None, help="Keras fit verbosity")
+
+
+def run(args):
+    import keras
+    import numpy as np
+
+    import kvae
+    from kvae import plotting
+
+    data = kvae.data.load(args.data, args.data_dir)
+    out = Path(args.out or Path("runs") / data.name)
+    if (out / rd.MODEL).exists() and not args.overwrite:
+        raise FileExistsError(
+            f"--out {str(out)!r} already holds a trained model; pass --overwrite or another --out"
+        )
+    if args.binarize and args.likelihood != "bernoulli":
+        raise ValueError(f"--binarize needs --likelihood bernoulli, received: {args.likelihood}")
+    epochs = args.epochs or DEFAULT_EPOCHS.get(data.name, OTHER_EPOCHS)
+
+    keras.utils.set_random_seed(args.seed)
+    model = kvae.build_vae(
+        data.event_shape,
+        args.latent_dim,
+        architecture=args.architecture,
+        hidden_units=tuple(args.hidden),
+        likelihood=args.likelihood,
+        beta=args.beta,
+        seed=args.seed,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    train_ds = kvae.data.make_dataset(
+        data.x_train, args.batch_size, shuffle=True, seed=args.seed, binarize=args.binarize
+    )
+    test_ds = kvae.data.make_dataset(data.x_test, args.batch_size)
+
+    out.mkdir(parents=True, exist_ok=True)
+    rd.write_json(out / rd.CONFIG, _run_config(args, data, epochs))
+    start = time.perf_counter()
+    history = model.fit(
+        train_ds,
+        epochs=epochs,
+        validation_data=test_ds,
+        callbacks=[keras.callbacks.CSVLogger(str(out / rd.HISTORY)), keras.callbacks.TerminateOnNaN()],
+        verbose="auto" if args.verbose is None else args.verbose,
+    )
+    fit_seconds = time.perf_counter() - start
+    rd.save_model(model, out)
+
+    test = model.evaluate(test_ds, return_dict=True, verbose=0)
+    n = min(10, len(data.x_test))
+    plotting.save_samples(out / rd.SAMPLES, np.asarray(model.sample(64, seed=args.seed)))
+    plotting.save_grid(
+        out / rd.RECONSTRUCTIONS,
+        [data.x_test[:n], np.asarray(model.reconstruct(data.x_test[:n]))],
+        titles=["inputs", "reconstructions"],
+    )
+    epochs_run = len(history.history.get("loss", []))
+    metrics = {
+        "epochs": epochs_run,
+        "fit_seconds": fit_seconds,
+        "train_examples": int(len(data.x_train)),
+        "test_examples": int(len(data.x_test)),
+        "train_samples_per_s": len(data.x_train) * epochs_run / fit_seconds,
+        "train_neg_elbo": -history.history["elbo"][-1],
+        "test_neg_elbo": -test["elbo"],
+        "test_reconstruction": test["reconstruction"],
+        "test_kl": test["kl"],
+        "test_loss": test["loss"],
+    }
+    rd.write_json(out / rd.METRICS, metrics)
+    print(
+        f"test -ELBO {metrics['test_neg_elbo']:.2f} nats "
+        f"(reconstruction {metrics['test_reconstruction']:.2f}, KL {metrics['test_kl']:.2f}); "
+        f"{metrics['train_samples_per_s']:.0f} examples/s; run folder: {out}"
+    )
+    return metrics
+
+
+def _run_config(args, data, epochs):
+    config = {k: v for k, v in vars(args).items() if k not in ("command", "overwrite", "verbose")}
+    config.update(epochs=epochs, data_name=data.name, event_shape=list(data.event_shape))
+    return config
+
+
+def _positive_int(text):
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def _positive_float(text):
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
+    return value
+
+
+def _non_negative_float(text):
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, received {text!r}")
+    return value

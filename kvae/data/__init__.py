@@ -1,0 +1,41 @@
+"""Data: the embedded digits, Fashion-MNIST from IDX files, users' `.npy`/`.npz`, tf.data."""
+
+from kvae.data.digits import load_digits
+from kvae.data.fashion_mnist import load_fashion_mnist, read_idx
+from kvae.data.files import load_array_file
+from kvae.data.pipeline import make_dataset
+from kvae.data.splits import DataSplits
+
+NAMES = ("digits", "fashion_mnist")
+
+
+def load(data="digits", data_dir=None):
+    """Loads a data set by name (`"digits"`, `"fashion_mnist"`) or `.npy`/`.npz` path.
+
+    Example:
+
+    >>> import kvae
+    >>> kvae.data.load("digits").event_shape
+    (8, 8, 1)
+    """
+    if data == "digits":
+        return load_digits()
+    if data == "fashion_mnist":
+        return load_fashion_mnist(data_dir)
+    if str(data).endswith((".npy", ".npz")):
+        return load_array_file(data)
+    raise ValueError(
+        f"`data` must be one of {list(NAMES)} or a path to a .npy/.npz file, received: {data!r}"
+    )
+
+
+__all__ = [
+    "DataSplits",
+    "NAMES",
+    "load",
+    "load_array_file",
+    "load_digits",
+    "load_fashion_mnist",
+    "make_dataset",
+    "read_idx",
+]

@@ -1,0 +1,58 @@
+"""`DataSplits`: the train/test arrays every loader returns, and their checks."""
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+
+class DataSplits(NamedTuple):
+    """Train and test examples (float32 in `[n, *event_shape]`), labels when known."""
+
+    name: str
+    x_train: np.ndarray
+    x_test: np.ndarray
+    y_train: Optional[np.ndarray] = None
+    y_test: Optional[np.ndarray] = None
+
+    @property
+    def event_shape(self):
+        return tuple(self.x_train.shape[1:])
+
+
+def as_examples(array, argument):
+    """Checks and converts an array of samples to float32 `[n, ...]`.
+
+    uint8 arrays are scaled to [0, 1]; `(n, h, w)` images get a channel axis.
+    """
+    array = np.asarray(array)
+    if array.dtype.kind not in "uif" or array.dtype == np.bool_:
+        raise ValueError(
+            f"`{argument}` must hold numbers (uint8, int or float), received dtype {array.dtype}"
+        )
+    if array.ndim < 2 or array.ndim > 4:
+        raise ValueError(
+            f"`{argument}` must have shape (n, features), (n, h, w) or (n, h, w, c), "
+            f"received shape {array.shape}"
+        )
+    if len(array) == 0:
+        raise ValueError(f"`{argument}` must hold at least one example, received shape {array.shape}")
+    if array.dtype == np.uint8:
+        array = array.astype(np.float32) / 255.0
+    else:
+        array = array.astype(np.float32)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"`{argument}` must hold finite values, received NaN or Inf")
+    if array.ndim == 3:
+        array = array[..., np.newaxis]
+    return array
+
+
+def split_off_test(x, y=None, fraction=0.1, seed=0):
+    """Splits a fixed, seeded `fraction` of the examples off as the test set."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_test = max(1, int(round(fraction * len(x)))) if len(x) > 1 else 0
+    test, train = order[:n_test], order[n_test:]
+    if len(train) == 0:
+        train = test
+    pick = (lambda a, i: None if a is None else a[i])
+    return x[train], x[test], pick(y, train), pick(y, test)

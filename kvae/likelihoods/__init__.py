@@ -1,0 +1,52 @@
+"""Decoder likelihoods p(x|z), chosen by name or passed as objects."""
+
+import keras
+
+from kvae.likelihoods.base import Likelihood
+from kvae.likelihoods.bernoulli import Bernoulli
+from kvae.likelihoods.gaussian import Gaussian
+from kvae.likelihoods.gaussian_fixed import GaussianFixed
+
+_BY_NAME = {
+    "bernoulli": Bernoulli,
+    "gaussian": Gaussian,
+    "gaussian_fixed": GaussianFixed,
+}
+
+NAMES = tuple(_BY_NAME)
+
+
+def get(identifier):
+    """Returns a `Likelihood` from a name, a config dict or an instance.
+
+    Args:
+        identifier: str, dict or `kvae.likelihoods.Likelihood`. One of
+            `"bernoulli"`, `"gaussian"`, `"gaussian_fixed"`; a serialized
+            likelihood; or a likelihood object (returned as is).
+
+    Example:
+
+    >>> import kvae
+    >>> type(kvae.likelihoods.get("gaussian")).__name__
+    'Gaussian'
+    """
+    if isinstance(identifier, Likelihood):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier not in _BY_NAME:
+            raise ValueError(
+                f"`likelihood` must be one of {list(NAMES)} or a "
+                f"kvae.likelihoods.Likelihood, received: {identifier!r}"
+            )
+        return _BY_NAME[identifier]()
+    if isinstance(identifier, dict):
+        likelihood = keras.saving.deserialize_keras_object(identifier)
+        if isinstance(likelihood, Likelihood):
+            return likelihood
+    raise ValueError(
+        f"`likelihood` must be one of {list(NAMES)} or a "
+        f"kvae.likelihoods.Likelihood, received: {identifier!r}"
+    )
+
+
+__all__ = ["Likelihood", "Bernoulli", "Gaussian", "GaussianFixed", "get", "NAMES"]

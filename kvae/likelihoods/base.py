@@ -1,0 +1,48 @@
+"""The interface every decoder likelihood p(x|z) implements."""
+
+import keras
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+
+@keras.saving.register_keras_serializable(package="kvae")
+class Likelihood(keras.layers.Layer):
+    """Maps the decoder's output tensor to the distribution p(x|z).
+
+    The decoder emits `params_shape(event_shape)` numbers per example; a
+    likelihood turns them into a `tfd.Independent` distribution whose event is
+    one whole example, so `log_prob(x)` has shape `[batch]` and is in nats.
+
+    Subclasses set `num_params` (numbers per data value) and implement
+    `distribution(params)`.
+    """
+
+    num_params = 1
+
+    def params_shape(self, event_shape):
+        """The decoder output shape (without batch) for data of `event_shape`.
+
+        Parameters are stacked on the last axis: for data of shape `(H, W, C)`
+        a likelihood with `num_params=2` needs `(H, W, 2 * C)`.
+
+        Args:
+            event_shape: tuple of int. Shape of one example.
+        """
+        event_shape = tuple(event_shape)
+        return event_shape[:-1] + (event_shape[-1] * self.num_params,)
+
+    def distribution(self, params):
+        """Returns p(x|z) for a batch of decoder outputs `params`."""
+        raise NotImplementedError
+
+    def call(self, params):
+        # Layer call: the mean of p(x|z), the natural "reconstruction".
+        return self.distribution(params).mean()
+
+    @staticmethod
+    def _independent(distribution, params):
+        # Every non-batch axis belongs to the event: one example, one log-prob.
+        return tfd.Independent(
+            distribution, reinterpreted_batch_ndims=len(params.shape) - 1
+        )

@@ -1,0 +1,386 @@
+"""The `VAE` model: ELBO training and evaluation steps, encode/decode, sampling, IS-NLL."""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from kvae import likelihoods as likelihoods_lib
+
+tfd = tfp.distributions
+
+# Floor on the posterior scale: keeps log σ finite when softplus underflows.
+_MIN_POSTERIOR_SCALE = 1e-6
+# Decoder rows evaluated at once by `log_likelihood` (examples × samples).
+_LOG_LIKELIHOOD_ROWS = 16384
+
+
+@keras.saving.register_keras_serializable(package="kvae")
+class VAE(keras.Model):
+    """Variational autoencoder trained by maximising the ELBO with `fit`.
+
+    The encoder defines the Gaussian posterior q(z|x) = N(μ(x), diag σ(x)²), the
+    prior is p(z) = N(0, I), and `likelihood` turns the decoder's output into
+    p(x|z). For each example the training loss is
+
+        loss = −E_q[log p(x|z)] + β · KL(q(z|x) ‖ p(z)),
+
+    the first term estimated with one reparameterised sample z = μ + σ·ε,
+    ε ~ N(0, I), and the KL computed in closed form by `tfd.kl_divergence`,
+    which for this pair equals
+
+        KL = −½ Σ_j (1 + log σ_j² − μ_j² − σ_j²)  ≥ 0.
+
+    With β = 1 the loss is the negative ELBO in nats per example. Steps average
+    it over the *global* batch, so gradients are the same under any
+    `tf.distribute` strategy, and report per-example metrics `loss`,
+    `reconstruction`, `kl` and `elbo` (= −reconstruction − kl, always with β=1).
+
+    Args:
+        encoder: keras.Layer. Maps x to the posterior parameters: either a pair
+            `(loc, scale_param)`, each `[batch, latent_dim]`, or one tensor
+            `[batch, 2 * latent_dim]` holding `loc` then `scale_param`. The
+            posterior scale is `softplus(scale_param) + 1e-6`.
+        decoder: keras.Layer. Maps z `[batch, latent_dim]` to the likelihood's
+            parameters, of shape `likelihood.params_shape(x.shape[1:])`.
+        latent_dim: int. Size of z, > 0.
+        likelihood: str or `kvae.likelihoods.Likelihood`. `"bernoulli"`,
+            `"gaussian"`, `"gaussian_fixed"` or an instance.
+        beta: float. Weight of the KL term, >= 0. Stored in a non-trainable
+            `keras.Variable` (`model.beta`) that callbacks may `.assign()`.
+        seed: int or None. Seed of the reparameterisation noise.
+        **kwargs: standard `keras.Model` arguments (`name`, ...).
+
+    The model is built at construction when the encoder knows its input shape
+    (any functional model does); otherwise `fit` or the first call builds it.
+
+    Example:
+
+    >>> import numpy as np, keras, kvae
+    >>> vae = kvae.build_vae(input_shape=(8, 8, 1), latent_dim=2, hidden_units=(16,))
+    >>> vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> x = np.random.default_rng(0).uniform(size=(32, 8, 8, 1)).astype("float32")
+    >>> history = vae.fit(x, batch_size=16, epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['elbo', 'kl', 'loss', 'reconstruction']
+    >>> vae.sample(3, seed=0).shape
+    TensorShape([3, 8, 8, 1])
+    """
+
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        latent_dim,
+        likelihood="bernoulli",
+        beta=1.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim <= 0:
+            raise ValueError(
+                f"`latent_dim` must be a positive integer, received: {latent_dim!r}"
+            )
+        if not (isinstance(beta, (int, float, np.floating)) and beta >= 0):
+            raise ValueError(f"`beta` must be a float >= 0, received: {beta!r}")
+
+        # === Layers ===
+        self.encoder = encoder
+        self.decoder = decoder
+        self.likelihood = likelihoods_lib.get(likelihood)
+
+        # === State ===
+        self.beta = keras.Variable(
+            float(beta), trainable=False, dtype="float32", name="beta"
+        )
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.elbo_tracker = keras.metrics.Mean(name="elbo")
+
+        # === Config ===
+        self.latent_dim = int(latent_dim)
+        self.seed = seed
+
+        # === Build ===
+        input_shape = _known_input_shape(encoder)
+        if input_shape is not None:
+            self.build(input_shape)
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if not self.encoder.built:
+            self.encoder.build(input_shape)
+        if not self.decoder.built:
+            self.decoder.build((None, self.latent_dim))
+        self.event_shape = tuple(input_shape[1:])
+        self._check_networks(input_shape)
+        self.built = True
+
+    def _check_networks(self, input_shape):
+        enc = self.encoder.compute_output_spec(keras.KerasTensor(input_shape))
+        shapes = [tuple(t.shape) for t in tf.nest.flatten(enc)]
+        L = self.latent_dim
+        if len(shapes) == 1:
+            ok = len(shapes[0]) == 2 and shapes[0][-1] == 2 * L
+        else:
+            ok = len(shapes) == 2 and all(len(s) == 2 and s[-1] == L for s in shapes)
+        if not ok:
+            raise ValueError(
+                f"`encoder` must output one tensor of shape (batch, 2 * latent_dim) = "
+                f"(batch, {2 * L}) or two of shape (batch, {L}), for inputs of shape "
+                f"{input_shape}; received output shapes {shapes}"
+            )
+        dec = self.decoder.compute_output_spec(keras.KerasTensor((None, L)))
+        expected = self.likelihood.params_shape(self.event_shape)
+        received = tuple(dec.shape[1:])
+        if received != expected:
+            raise ValueError(
+                f"`decoder` must output shape (batch,) + {expected} for data of shape "
+                f"{self.event_shape} and the {type(self.likelihood).__name__} likelihood; "
+                f"received output shape (batch,) + {received}"
+            )
+
+    # --- Distributions --------------------------------------------------------
+
+    @property
+    def prior(self):
+        """The prior p(z) = N(0, I) over `latent_dim` dimensions."""
+        zeros = tf.zeros([self.latent_dim], dtype=self.compute_dtype)
+        return tfd.Independent(tfd.Normal(zeros, tf.ones_like(zeros)), 1)
+
+    def encode(self, x, training=False):
+        """Returns the posterior q(z|x), a `tfd.Independent(tfd.Normal)` over z."""
+        x = self._as_inputs(x)
+        params = self.encoder(x, training=training)
+        if isinstance(params, (list, tuple)):
+            loc, scale_param = params
+        else:
+            loc, scale_param = tf.split(params, 2, axis=-1)
+        scale = tf.nn.softplus(scale_param) + _MIN_POSTERIOR_SCALE
+        return tfd.Independent(tfd.Normal(loc=loc, scale=scale), 1)
+
+    def decode(self, z, training=False):
+        """Returns the likelihood p(x|z), with one whole example per event."""
+        z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
+        return self.likelihood.distribution(self.decoder(z, training=training))
+
+    def call(self, inputs, training=False):
+        # `model(x)` and `predict` give the deterministic reconstruction.
+        return self.reconstruct(inputs, training=training)
+
+    def reconstruct(self, x, training=False):
+        """Mean of p(x|z) at the posterior mean z = μ(x): a deterministic reconstruction."""
+        return self.decode(self.encode(x, training).mean(), training).mean()
+
+    def sample(self, num_samples, seed=None, mean=True):
+        """Draws `num_samples` examples from the model.
+
+        Args:
+            num_samples: int. How many examples.
+            seed: int or None. Same int, same samples; None draws from the
+                model's seed generator.
+            mean: bool. If True, return the mean of p(x|z) for each prior draw z
+                (the usual picture of "samples"); if False, draw x ~ p(x|z).
+        """
+        seed = self._stateless_seed(seed)
+        z_seed, x_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        z = self.prior.sample(int(num_samples), seed=z_seed)
+        likelihood = self.decode(z)
+        return likelihood.mean() if mean else likelihood.sample(seed=x_seed)
+
+    # --- Training ---------------------------------------------------------------
+
+    @property
+    def metrics(self):
+        return [
+            self.loss_tracker,
+            self.reconstruction_tracker,
+            self.kl_tracker,
+            self.elbo_tracker,
+        ]
+
+    def elbo_terms(self, x, training=False):
+        """Per-example reconstruction NLL and KL, each `[batch]`, in nats.
+
+        Both are single-sample estimates of the ELBO's terms: the NLL at one
+        reparameterised z ~ q(z|x), the KL in closed form.
+        """
+        posterior = self.encode(x, training=training)
+        z = posterior.sample(seed=self._next_seed())
+        reconstruction = -self.decode(z, training=training).log_prob(x)
+        kl = tfd.kl_divergence(posterior, self.prior)
+        return reconstruction, kl
+
+    def train_step(self, data):
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            reconstruction, kl = self.elbo_terms(x, training=True)
+            per_example_loss = reconstruction + self.beta * kl
+            loss = _global_batch_mean(per_example_loss, sample_weight)
+            loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        return self._update_metrics(per_example_loss, reconstruction, kl, sample_weight)
+
+    def test_step(self, data):
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        reconstruction, kl = self.elbo_terms(x, training=False)
+        per_example_loss = reconstruction + self.beta * kl
+        return self._update_metrics(per_example_loss, reconstruction, kl, sample_weight)
+
+    def _update_metrics(self, per_example_loss, reconstruction, kl, sample_weight):
+        # Metrics get unscaled per-example values; Keras aggregates them across
+        # replicas, so the logs do not depend on the replica count.
+        self.loss_tracker.update_state(per_example_loss, sample_weight)
+        self.reconstruction_tracker.update_state(reconstruction, sample_weight)
+        self.kl_tracker.update_state(kl, sample_weight)
+        self.elbo_tracker.update_state(-(reconstruction + kl), sample_weight)
+        return {m.name: m.result() for m in self.metrics}
+
+    # --- Evaluation -------------------------------------------------------------
+
+    def log_likelihood(self, x, num_samples=1000, batch_size=None, seed=0, verbose=0):
+        """Importance-weighted estimate of log p(x) per example, in nats.
+
+        With K samples z_k ~ q(z|x),
+
+            log p(x) ≈ logsumexp_k [log p(x|z_k) + log p(z_k) − log q(z_k|x)] − log K,
+
+        the IWAE bound of Burda et al. (2016): a lower bound on log p(x) that
+        equals the ELBO in expectation for K = 1 and tightens as K grows. The
+        work is split into chunks of examples × samples, so memory stays bounded
+        whatever K and the number of examples.
+
+        Args:
+            x: array `[n, *event_shape]`. The examples.
+            num_samples: int. K, the importance samples per example, >= 1.
+            batch_size: int or None. Examples per chunk (default: chosen so a
+                chunk holds about 16k decoder rows).
+            seed: int. Seed of the importance samples; same seed, same result.
+            verbose: int. 1 shows a Keras progress bar.
+
+        Returns:
+            NumPy array `[n]` of log p(x) estimates (negate for the NLL).
+        """
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+            raise ValueError(
+                f"`num_samples` must be an integer >= 1, received: {num_samples!r}"
+            )
+        x = np.asarray(x, dtype=self.compute_dtype)
+        self._as_inputs(x)
+        n = len(x)
+        if batch_size is None:
+            batch_size = max(1, min(n, _LOG_LIKELIHOOD_ROWS // num_samples, 256))
+        chunk = max(1, min(num_samples, _LOG_LIKELIHOOD_ROWS // batch_size))
+        progbar = keras.utils.Progbar(n, unit_name="example") if verbose else None
+        base_seed = tf.constant([seed, 0], dtype=tf.int32)
+        results = []
+        for b, start in enumerate(range(0, n, batch_size)):
+            batch = tf.constant(x[start : start + batch_size])
+            log_weights = []
+            for c, k0 in enumerate(range(0, num_samples, chunk)):
+                k = min(chunk, num_samples - k0)
+                chunk_seed = tf.random.experimental.stateless_fold_in(
+                    tf.random.experimental.stateless_fold_in(base_seed, b), c
+                )
+                log_weights.append(self._log_importance_weights(batch, k, chunk_seed))
+            log_weights = tf.concat(log_weights, axis=0)
+            results.append(
+                (tf.reduce_logsumexp(log_weights, axis=0) - math.log(num_samples)).numpy()
+            )
+            if progbar is not None:
+                progbar.add(len(batch))
+        return np.concatenate(results) if results else np.zeros([0], self.compute_dtype)
+
+    @tf.function(reduce_retracing=True)
+    def _log_importance_weights(self, x, num_samples, seed):
+        # log p(x|z) + log p(z) − log q(z|x) for `num_samples` z per example: [k, batch].
+        posterior = self.encode(x)
+        z = posterior.sample(num_samples, seed=seed)
+        batch = tf.shape(x)[0]
+        flat_z = tf.reshape(z, [-1, self.latent_dim])
+        flat_x = tf.reshape(
+            tf.tile(x[tf.newaxis], [num_samples] + [1] * len(x.shape)),
+            tf.concat([[-1], tf.shape(x)[1:]], axis=0),
+        )
+        log_px_z = tf.reshape(self.decode(flat_z).log_prob(flat_x), [num_samples, batch])
+        return log_px_z + self.prior.log_prob(z) - posterior.log_prob(z)
+
+    # --- Helpers ----------------------------------------------------------------
+
+    def _as_inputs(self, x):
+        x = tf.convert_to_tensor(x, dtype_hint=self.compute_dtype)
+        if x.dtype != self.compute_dtype:
+            x = tf.cast(x, self.compute_dtype)
+        event_shape = getattr(self, "event_shape", None)
+        if event_shape is not None and tuple(x.shape[1:]) != event_shape:
+            raise ValueError(
+                f"`x` must have shape (batch,) + {event_shape}, "
+                f"received shape {tuple(x.shape)}"
+            )
+        return x
+
+    def _next_seed(self):
+        # TFP's stateless samplers take an int32 seed of shape [2].
+        return tf.cast(self.seed_generator.next(), tf.int32)
+
+    def _stateless_seed(self, seed):
+        if seed is None:
+            return self._next_seed()
+        return tf.constant([int(seed), 0], dtype=tf.int32)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder),
+                "latent_dim": self.latent_dim,
+                "likelihood": keras.saving.serialize_keras_object(self.likelihood),
+                "beta": float(keras.ops.convert_to_numpy(self.beta)),
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "likelihood"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def _known_input_shape(layer):
+    inputs = getattr(layer, "inputs", None)
+    try:
+        if inputs and len(inputs) == 1:
+            return tuple(inputs[0].shape)
+    except (AttributeError, ValueError):
+        pass
+    return None
+
+
+def _global_batch_mean(values, sample_weight=None):
+    """Σ values / (examples in the *global* batch), for per-replica losses.
+
+    Keras sums gradients over replicas, so each replica divides its own sum by
+    the global count; the sum of the replicas' losses is then the global mean,
+    also for an uneven last batch.
+    """
+    if sample_weight is None:
+        total = tf.reduce_sum(values)
+        count = tf.cast(tf.size(values), values.dtype)
+    else:
+        weight = tf.cast(tf.reshape(sample_weight, [-1]), values.dtype)
+        total = tf.reduce_sum(values * weight)
+        count = tf.reduce_sum(weight)
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+    return tf.math.divide_no_nan(total, count)

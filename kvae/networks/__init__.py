@@ -1,0 +1,14 @@
+"""Encoder and decoder builders, and `build_vae`."""
+
+from kvae.networks.builder import ARCHITECTURES, build_vae
+from kvae.networks.conv import conv_decoder, conv_encoder
+from kvae.networks.mlp import mlp_decoder, mlp_encoder
+
+__all__ = [
+    "ARCHITECTURES",
+    "build_vae",
+    "conv_decoder",
+    "conv_encoder",
+    "mlp_decoder",
+    "mlp_encoder",
+]

@@ -1,0 +1,66 @@
+"""`build_vae`: a ready `VAE` from a data shape and a few hyper-parameters."""
+
+from kvae import likelihoods as likelihoods_lib
+from kvae.model import VAE
+from kvae.networks.conv import conv_decoder, conv_encoder
+from kvae.networks.mlp import mlp_decoder, mlp_encoder
+
+ARCHITECTURES = ("mlp", "conv")
+
+
+def build_vae(
+    input_shape,
+    latent_dim,
+    architecture="mlp",
+    hidden_units=(400,),
+    likelihood="bernoulli",
+    beta=1.0,
+    filters=(32, 64),
+    seed=None,
+    name="vae",
+):
+    """Returns a built `kvae.VAE` with matching encoder and decoder.
+
+    Args:
+        input_shape: tuple of int. Shape of one example, e.g. `(28, 28, 1)`.
+        latent_dim: int. Size of z, > 0.
+        architecture: str. `"mlp"` or `"conv"` (images `(H, W, C)` only).
+        hidden_units: int or tuple of int. Hidden `Dense` widths of the encoder;
+            the decoder uses them reversed.
+        likelihood: str or `kvae.likelihoods.Likelihood`. p(x|z).
+        beta: float. KL weight, >= 0.
+        filters: tuple of int. Conv filters of the encoder (decoder: reversed).
+        seed: int or None. Seed of the model's sampling noise.
+        name: str. Model name.
+
+    Example:
+
+    >>> import kvae
+    >>> vae = kvae.build_vae((28, 28, 1), latent_dim=20, hidden_units=400)
+    >>> vae.built, vae.count_params()
+    (True, 652825)
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"`architecture` must be one of {list(ARCHITECTURES)}, received: {architecture!r}"
+        )
+    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
+        raise ValueError(f"`latent_dim` must be a positive integer, received: {latent_dim!r}")
+    hidden_units = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
+    if not hidden_units or any(not isinstance(u, int) or u <= 0 for u in hidden_units):
+        raise ValueError(
+            f"`hidden_units` must be positive integers, received: {hidden_units!r}"
+        )
+    input_shape = tuple(int(d) for d in input_shape)
+    likelihood = likelihoods_lib.get(likelihood)
+    params_shape = likelihood.params_shape(input_shape)
+    if architecture == "mlp":
+        encoder = mlp_encoder(input_shape, latent_dim, hidden_units)
+        decoder = mlp_decoder(latent_dim, params_shape, hidden_units[::-1])
+    else:
+        filters = tuple(filters)
+        encoder = conv_encoder(input_shape, latent_dim, filters, hidden_units)
+        decoder = conv_decoder(latent_dim, params_shape, filters[::-1], hidden_units[::-1])
+    return VAE(
+        encoder, decoder, latent_dim, likelihood=likelihood, beta=beta, seed=seed, name=name
+    )

@@ -1,0 +1,75 @@
+"""PNG pictures of examples: sample grids and input/reconstruction pairs."""
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def _as_images(examples):
+    """`[n, ...]` → `[n, h, w]` or `[n, h, w, 3]` in [0, 1] for imshow."""
+    x = np.clip(np.asarray(examples, dtype=np.float32), 0.0, 1.0)
+    if x.ndim == 4:
+        return x[..., 0] if x.shape[-1] != 3 else x
+    if x.ndim == 3:
+        return x
+    # Vectors: a square picture when the length is a square, else one row each.
+    side = math.isqrt(x.shape[1])
+    if side * side == x.shape[1]:
+        return x.reshape(len(x), side, side)
+    return x.reshape(len(x), 1, x.shape[1])
+
+
+def save_grid(path, rows, titles=None, cell_inches=0.6):
+    """Writes `rows` (a list of example arrays, one per grid row) to a PNG.
+
+    Examples are drawn in grey (one channel) or colour (three); vectors of
+    square length become square pictures, others one-pixel-high strips. The
+    file is written under a temporary name and renamed, so a reader never sees
+    half a PNG.
+
+    Args:
+        path: str. The `.png` to write.
+        rows: list of arrays `[n, ...]`, all with the same n.
+        titles: list of str or None. A label per row.
+        cell_inches: float. Size of one picture.
+
+    Example:
+
+    >>> import numpy as np, kvae.plotting, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "grid.png")
+    >>> kvae.plotting.save_grid(path, [np.zeros((4, 8, 8, 1))])
+    >>> os.path.getsize(path) > 0
+    True
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [_as_images(r) for r in rows]
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(n_cols * cell_inches, n_rows * cell_inches), squeeze=False
+    )
+    for i, row in enumerate(rows):
+        for j in range(n_cols):
+            ax = axes[i][j]
+            ax.axis("off")
+            if j < len(row):
+                ax.imshow(row[j], cmap="gray", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+        if titles:
+            axes[i][0].set_title(titles[i], fontsize=7, loc="left")
+    fig.subplots_adjust(wspace=0.05, hspace=0.3 if titles else 0.05, left=0, right=1, top=0.92 if titles else 1, bottom=0)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def save_samples(path, examples, columns=8):
+    """Writes `examples` as a grid of `columns` pictures per row."""
+    rows = [examples[i : i + columns] for i in range(0, len(examples), columns)]
+    save_grid(path, rows)
