@@ -1,5 +1,6 @@
 """The `VAE` model: ELBO training and evaluation steps, encode/decode, sampling, IS-NLL."""
 
+import copy
 import math
 
 import keras
@@ -13,6 +14,7 @@ tfd = tfp.distributions
 
 # Floor on the posterior scale: keeps log σ finite when softplus underflows.
 _MIN_POSTERIOR_SCALE = 1e-6
+_SEED_STATE_KEY = "seed_generator_state"
 # Decoder rows evaluated at once by `log_likelihood` (examples × samples).
 _LOG_LIKELIHOOD_ROWS = 16384
 
@@ -156,6 +158,10 @@ class VAE(keras.Model):
     def encode(self, x, training=False):
         """Returns the posterior q(z|x), a `tfd.Independent(tfd.Normal)` over z."""
         x = self._as_inputs(x)
+        if not self.built:
+            # Keras' TF trainer defers building to tracing, and our steps never
+            # call self(x): build here so fit/save/export never meet an unbuilt model.
+            self.build((None,) + tuple(x.shape[1:]))
         params = self.encoder(x, training=training)
         if isinstance(params, (list, tuple)):
             loc, scale_param = params
@@ -334,6 +340,19 @@ class VAE(keras.Model):
             return self._next_seed()
         return tf.constant([int(seed), 0], dtype=tf.int32)
 
+    # Keras saves a layer's weights but not its SeedGenerator state; without it
+    # a reloaded model would replay the noise of step 0 and not resume exactly.
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[_SEED_STATE_KEY] = keras.ops.convert_to_numpy(self.seed_generator.state)
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if _SEED_STATE_KEY in keys:
+            self.seed_generator.state.assign(store[_SEED_STATE_KEY])
+            store = {k: store[k] for k in keys if k != _SEED_STATE_KEY}
+        super().load_own_variables(store)
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -350,7 +369,8 @@ class VAE(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        # Deserialising mutates nested dicts; leave the caller's config intact.
+        config = copy.deepcopy(config)
         for key in ("encoder", "decoder", "likelihood"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)

@@ -1,0 +1,50 @@
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import kvae  # noqa: E402
+
+
+def tiny_vae(input_shape=(4, 4, 1), latent_dim=3, likelihood="bernoulli", **kwargs):
+    """A small MLP VAE, compiled, for fast tests."""
+    kwargs.setdefault("hidden_units", (8,))
+    kwargs.setdefault("seed", 1)
+    model = kvae.build_vae(input_shape, latent_dim, likelihood=likelihood, **kwargs)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return model
+
+
+def uniform_data(n=16, shape=(4, 4, 1), seed=0):
+    return np.random.default_rng(seed).uniform(size=(n,) + tuple(shape)).astype("float32")
+
+
+def run_serialization_test(instance):
+    """get_config → from_config gives an equal config (keras-hub's helper, in small)."""
+    config = instance.get_config()
+    revived = type(instance).from_config(config)
+    assert revived.get_config() == config
+    serialized = keras.saving.serialize_keras_object(instance)
+    revived = keras.saving.deserialize_keras_object(serialized)
+    assert type(revived) is type(instance)
+    assert revived.get_config() == config
+    return revived
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return kvae.data.load_digits()
+
+
+@pytest.fixture(scope="session")
+def trained_digits_vae(digits):
+    """An MLP VAE trained on the digits for 40 epochs (a few seconds)."""
+    keras.utils.set_random_seed(0)
+    model = kvae.build_vae(digits.event_shape, 8, hidden_units=(128,), seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model.fit(kvae.data.make_dataset(digits.x_train, 64, shuffle=True, seed=0), epochs=40, verbose=0)
+    return model
