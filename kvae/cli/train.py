@@ -72,6 +72,7 @@ def run(args):
         validation_data=test_ds,
         callbacks=[keras.callbacks.CSVLogger(str(out / rd.HISTORY)), keras.callbacks.TerminateOnNaN()],
         verbose="auto" if args.verbose is None else args.verbose,
+        shuffle=False,  # the tf.data pipeline shuffles itself
     )
     fit_seconds = time.perf_counter() - start
     rd.save_model(model, out)

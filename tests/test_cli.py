@@ -1,0 +1,123 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kvae.cli import main
+
+FAST = ["--epochs", "2", "--hidden", "16", "--latent-dim", "2", "--verbose", "0"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["train", "--out", str(out)] + FAST) == 0
+    return out
+
+
+def test_train_writes_a_complete_run_folder(run_dir):
+    assert sorted(p for p in os.listdir(run_dir) if not p.startswith(".")) == [
+        "config.json", "history.csv", "metrics.json", "model.keras", "reconstructions.png", "samples.png",
+    ]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and metrics["train_examples"] == 1437
+    assert metrics["train_samples_per_s"] > 0
+    for key in ("test_neg_elbo", "test_reconstruction", "test_kl"):
+        assert np.isfinite(metrics[key])
+    # Per example in nats: 64 pixels, so between 0 and ~64·log 2 + KL for a 2-epoch model.
+    assert 10 < metrics["test_neg_elbo"] < 60
+    assert metrics["test_neg_elbo"] == pytest.approx(metrics["test_reconstruction"] + metrics["test_kl"], rel=1e-5)
+    with open(run_dir / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and {"loss", "reconstruction", "kl", "elbo", "val_loss"} <= set(rows[0])
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["data"] == "digits" and config["hidden"] == [16] and config["epochs"] == 2
+
+
+def test_train_pngs_have_the_expected_layout(run_dir):
+    samples = Image.open(run_dir / "samples.png")
+    recon = Image.open(run_dir / "reconstructions.png")
+    # 64 samples: 8×8 cells of 0.6 in at 100 dpi; reconstructions: 2 rows of 10.
+    assert samples.size == (480, 480)
+    assert recon.size == (600, 120)
+    assert np.asarray(samples.convert("L")).std() > 5  # not a blank picture
+
+
+def test_evaluate_reports_elbo_and_importance_sampled_nll(run_dir, capsys):
+    assert main(["evaluate", str(run_dir), "--iw-samples", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "IS-NLL (K=20)" in out and "bits/dim" in out
+    result = json.loads((run_dir / "evaluation.json").read_text())
+    assert result["iw_samples"] == 20 and result["test_examples"] == 360
+    assert result["test_nll"] <= result["test_neg_elbo"] + 0.05
+    assert result["test_nll_bits_per_dim"] == pytest.approx(result["test_nll"] / (64 * np.log(2)))
+
+
+def test_sample_writes_a_grid(run_dir, tmp_path, capsys):
+    out = tmp_path / "grid.png"
+    assert main(["sample", str(run_dir), "--n", "12", "--columns", "6", "--out", str(out), "--seed", "1"]) == 0
+    assert Image.open(out).size == (360, 120)
+    assert "wrote 12 samples" in capsys.readouterr().out
+
+
+def _error(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_existing_run_is_not_overwritten(run_dir, capsys):
+    before = (run_dir / "model.keras").read_bytes()
+    err = _error(["train", "--out", str(run_dir)] + FAST, capsys)
+    assert "already holds a trained model; pass --overwrite" in err
+    assert (run_dir / "model.keras").read_bytes() == before
+
+
+def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
+    err = _error(["train", "--data", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "r")], capsys)
+    assert err.startswith("kvae train: error: `data` file not found:") and "nope.npz" in err
+    assert not (tmp_path / "r").exists()  # nothing written for a failed start
+    err = _error(["train", "--data", "mnist", "--out", str(tmp_path / "r")], capsys)
+    assert "`data` must be one of ['digits', 'fashion_mnist']" in err
+    err = _error(["evaluate", str(tmp_path)], capsys)
+    assert "has no model.keras: expected a folder written by `kvae train`" in err
+    err = _error(["sample", str(tmp_path / "missing")], capsys)
+    assert "is not a folder" in err
+    err = _error(["train", "--likelihood", "gaussian", "--binarize", "--out", str(tmp_path / "r")], capsys)
+    assert "--binarize needs --likelihood bernoulli" in err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--epochs", "0"], "argument --epochs: expected a positive integer, received '0'"),
+        (["train", "--beta", "-1"], "argument --beta: expected a number >= 0, received '-1'"),
+        (["train", "--architecture", "rnn"], "argument --architecture: invalid choice: 'rnn'"),
+        (["train", "--likelihood", "poisson"], "argument --likelihood: invalid choice: 'poisson'"),
+    ],
+)
+def test_bad_options_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_console_script_and_module_errors_have_no_traceback(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    for command in (["kvae"], [sys.executable, "-m", "kvae"]):
+        result = subprocess.run(
+            command + ["evaluate", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert result.returncode == 2
+        lines = [line for line in result.stderr.splitlines() if line.startswith("kvae")]
+        assert lines == [f"kvae evaluate: error: RUN_DIR {str(tmp_path)!r} has no model.keras: expected a folder written by `kvae train`"]
+        assert "Traceback" not in result.stderr

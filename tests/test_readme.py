@@ -1,0 +1,40 @@
+"""README.md never lies: its Python blocks run, and CI runs its test command."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _blocks(language):
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+@pytest.mark.parametrize("index", range(len(_blocks("python"))))
+def test_python_blocks_run(index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(_blocks("python")[index], f"README.md python block {index}", "exec"), {})
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    commands = [b.strip() for b in _blocks("bash")]
+    test_command = next(c for c in commands if "pytest" in c)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test_command in ci.splitlines()
+    assert commands[0] == "pip install . && kvae train"
+
+
+def test_cli_usage_in_readme_matches_the_parser():
+    from kvae.cli import build_parser
+
+    usage = _blocks("text")[0].replace("\n           ", " ")  # join continuation lines
+    lines = {line.split()[1]: line for line in usage.splitlines() if line.startswith("kvae ")}
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
+    assert set(lines) == set(subparsers)
+    for command, sub in subparsers.items():
+        options = {o for a in sub._actions for o in a.option_strings}
+        documented = set(re.findall(r"--[a-z-]+", lines[command]))
+        assert documented and documented <= options, (command, documented - options)
