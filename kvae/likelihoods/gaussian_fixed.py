@@ -31,7 +31,7 @@ class GaussianFixed(Likelihood):
     >>> likelihood = kvae.likelihoods.GaussianFixed(scale=0.5)
     >>> p = likelihood.distribution(np.zeros((1, 3), "float32"))
     >>> round(float(p.log_prob(np.zeros((1, 3), "float32"))[0]), 4)
-    -0.6773
+    -0.6774
     """
 
     num_params = 1
