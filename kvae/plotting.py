@@ -50,8 +50,9 @@ def save_grid(path, rows, titles=None, cell_inches=0.6):
 
     rows = [_as_images(r) for r in rows]
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    title_inches = 0.2 if titles else 0.0  # room above each row for its label
     fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(n_cols * cell_inches, n_rows * cell_inches), squeeze=False
+        n_rows, n_cols, figsize=(n_cols * cell_inches, n_rows * (cell_inches + title_inches)), squeeze=False
     )
     for i, row in enumerate(rows):
         for j in range(n_cols):
@@ -61,7 +62,11 @@ def save_grid(path, rows, titles=None, cell_inches=0.6):
                 ax.imshow(row[j], cmap="gray", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
         if titles:
             axes[i][0].set_title(titles[i], fontsize=7, loc="left")
-    fig.subplots_adjust(wspace=0.05, hspace=0.3 if titles else 0.05, left=0, right=1, top=0.92 if titles else 1, bottom=0)
+    row_inches = cell_inches + title_inches
+    fig.subplots_adjust(
+        wspace=0.05, hspace=title_inches / cell_inches if titles else 0.05,
+        left=0, right=1, top=1 - title_inches / (n_rows * row_inches), bottom=0,
+    )
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=100)
