@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from kvae import data  # noqa: E402
+from kvae import distribute  # noqa: E402
 from kvae import likelihoods  # noqa: E402
 from kvae import networks  # noqa: E402
 from kvae.model import VAE  # noqa: E402
@@ -13,4 +14,4 @@ from kvae.networks import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "data", "likelihoods", "networks", "__version__"]
+__all__ = ["VAE", "build_vae", "data", "distribute", "likelihoods", "networks", "__version__"]

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from kvae import distribute
 from kvae import likelihoods as likelihoods_lib
 
 tfd = tfp.distributions
@@ -214,10 +215,14 @@ class VAE(keras.Model):
         """Per-example reconstruction NLL and KL, each `[batch]`, in nats.
 
         Both are single-sample estimates of the ELBO's terms: the NLL at one
-        reparameterised z ~ q(z|x), the KL in closed form.
+        reparameterised z ~ q(z|x), the KL in closed form. The noise ε is drawn
+        for the global batch and each replica takes its own rows, so an example
+        gets the same ε however the batch is split across devices.
         """
         posterior = self.encode(x, training=training)
-        z = posterior.sample(seed=self._next_seed())
+        normal = posterior.distribution
+        epsilon = _global_batch_normal(tf.shape(normal.loc), self._next_seed())
+        z = normal.loc + normal.scale * epsilon  # reparameterised: z = μ + σ·ε
         reconstruction = -self.decode(z, training=training).log_prob(x)
         kl = tfd.kl_divergence(posterior, self.prior)
         return reconstruction, kl
@@ -246,7 +251,7 @@ class VAE(keras.Model):
         self.reconstruction_tracker.update_state(reconstruction, sample_weight)
         self.kl_tracker.update_state(kl, sample_weight)
         self.elbo_tracker.update_state(-(reconstruction + kl), sample_weight)
-        return {m.name: m.result() for m in self.metrics}
+        return distribute.step_outputs({m.name: m.result() for m in self.metrics})
 
     # --- Evaluation -------------------------------------------------------------
 
@@ -404,3 +409,21 @@ def _global_batch_mean(values, sample_weight=None):
     if context is not None and context.num_replicas_in_sync > 1:
         count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
     return tf.math.divide_no_nan(total, count)
+
+
+def _global_batch_normal(shape, seed):
+    """Standard normal noise of `shape` for this replica's rows of the global batch.
+
+    Every replica draws the same `[global_batch, ...]` block from the shared
+    stateless seed and keeps the rows of its own examples (replicas hold
+    consecutive slices of the global batch), so one device and N replicas
+    train on identical noise and take identical steps.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tf.random.stateless_normal(shape, seed)
+    local = shape[0]
+    sizes = context.all_gather(tf.reshape(local, [1]), axis=0)
+    offset = tf.reduce_sum(sizes[: context.replica_id_in_sync_group])
+    full_shape = tf.concat([[tf.reduce_sum(sizes)], shape[1:]], axis=0)
+    return tf.random.stateless_normal(full_shape, seed)[offset : offset + local]

@@ -59,7 +59,11 @@ def run(args):
     )
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
     train_ds = kvae.data.make_dataset(
-        data.x_train, args.batch_size, shuffle=True, seed=args.seed, binarize=args.binarize
+        data.x_train,
+        args.batch_size,
+        shuffle=True,
+        seed=args.seed,
+        binarize=args.binarize,
     )
     test_ds = kvae.data.make_dataset(data.x_test, args.batch_size)
 

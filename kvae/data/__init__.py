@@ -3,7 +3,7 @@
 from kvae.data.digits import load_digits
 from kvae.data.fashion_mnist import load_fashion_mnist, read_idx
 from kvae.data.files import load_array_file
-from kvae.data.pipeline import make_dataset
+from kvae.data.pipeline import make_dataset, steps_per_epoch
 from kvae.data.splits import DataSplits
 
 NAMES = ("digits", "fashion_mnist")
@@ -38,4 +38,5 @@ __all__ = [
     "load_fashion_mnist",
     "make_dataset",
     "read_idx",
+    "steps_per_epoch",
 ]

@@ -1,21 +1,47 @@
 """`tf.data` input pipelines for `VAE.fit`."""
 
+import math
+
 import tensorflow as tf
 
+# "Forever" for an epoch stream; far beyond any real run, and fits in int64.
+_LAST_EPOCH = 2**40
 
-def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False):
+
+def steps_per_epoch(num_examples, batch_size):
+    """Batches in one pass over `num_examples` (the last one may be smaller)."""
+    return math.ceil(num_examples / batch_size)
+
+
+def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False, start_epoch=None):
     """Returns a batched `tf.data.Dataset` of examples (no labels).
 
-    cache → shuffle (reshuffled each epoch) → batch → optional dynamic
-    binarisation → prefetch.
+    Two modes:
+
+    - `start_epoch=None` (default): one pass over `x` per iteration, the usual
+      Keras input. cache → shuffle (reshuffled each pass) → batch → optional
+      dynamic binarisation → prefetch.
+    - `start_epoch=k`: an endless stream of epochs k, k+1, ..., where epoch e is
+      a pure function of `(seed, e)`: a stateless permutation, and binarisation
+      noise keyed by `(seed, e, batch)`. Pass
+      `steps_per_epoch=kvae.data.steps_per_epoch(len(x), batch_size)` to
+      `fit`, which then keeps one iterator, so its epoch e gets exactly these
+      batches: a run resumed at epoch k (e.g. by `BackupAndRestore`), or run
+      under any `tf.distribute` strategy, trains on the same batches as one
+      uninterrupted single-device run.
+
+    `batch_size` is the *global* batch: each replica gets a consecutive slice of
+    every batch. The auto-shard policy is `DATA` (in-memory data has no files
+    to split), so the global batches are the same on any number of workers.
 
     Args:
-        x: array `[n, ...]` of float32 in [0, 1] (for binarisation).
-        batch_size: int. Examples per batch, > 0.
-        shuffle: bool. Shuffle the whole set every epoch.
-        seed: int or None. Seed of the shuffle and the binarisation noise.
+        x: array `[n, ...]` of float32 (in [0, 1] for binarisation).
+        batch_size: int. Examples per (global) batch, > 0.
+        shuffle: bool. A new order in every epoch.
+        seed: int or None. Seed of the order and the binarisation noise.
         binarize: bool. Replace each value p by a fresh Bernoulli(p) draw in
             every epoch (dynamic binarisation, as for binarised MNIST).
+        start_epoch: int or None. First epoch of an endless, epoch-keyed stream.
 
     Example:
 
@@ -27,20 +53,55 @@ def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False):
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"`batch_size` must be a positive integer, received: {batch_size!r}")
+    if start_epoch is None:
+        ds = _one_pass(x, batch_size, shuffle, binarize, seed)
+    else:
+        if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or start_epoch < 0:
+            raise ValueError(f"`start_epoch` must be an integer >= 0, received: {start_epoch!r}")
+        ds = _epoch_stream(x, batch_size, shuffle, binarize, seed, start_epoch)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _one_pass(x, batch_size, shuffle, binarize, seed):
     ds = tf.data.Dataset.from_tensor_slices(x).cache()
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if binarize:
-        # One int64 per batch, different in every epoch but fixed by `seed`:
-        # stateless draws keep the pipeline deterministic and parallel-safe.
+        # One int64 per batch, new in every pass but fixed by `seed`.
         noise_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
         ds = tf.data.Dataset.zip((ds, noise_seeds)).map(
-            _binarize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+            lambda batch, s: _binarize(batch, tf.stack([s, 0])),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
         )
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds
 
 
-def _binarize(batch, noise_seed):
-    u = tf.random.stateless_uniform(tf.shape(batch), seed=tf.stack([noise_seed, 0]))
+def _epoch_stream(x, batch_size, shuffle, binarize, seed, start_epoch):
+    n = len(x)
+    examples = tf.constant(x)
+    base_seed = tf.constant(0 if seed is None else seed, tf.int64)
+
+    def one_epoch(epoch):
+        epoch_seed = tf.stack([base_seed, epoch])
+        order = tf.argsort(tf.random.stateless_uniform([n], seed=epoch_seed)) if shuffle else tf.range(n)
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
+        return batches.map(lambda i, idx: (tf.random.experimental.stateless_fold_in(epoch_seed, i), idx))
+
+    def load(batch_seed, idx):
+        batch = tf.gather(examples, idx)
+        return _binarize(batch, batch_seed) if binarize else batch
+
+    return (
+        tf.data.Dataset.range(start_epoch, _LAST_EPOCH)
+        .flat_map(one_epoch)
+        .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    )
+
+
+def _binarize(batch, seed):
+    u = tf.random.stateless_uniform(tf.shape(batch), seed=seed)
     return tf.cast(u < batch, batch.dtype)

@@ -1,0 +1,88 @@
+"""Choosing a `tf.distribute` strategy by name, and the one Keras quirk it needs."""
+
+import json
+import os
+
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def get_strategy(name="default"):
+    """Returns the `tf.distribute.Strategy` called `name`.
+
+    - `"default"`: one device (TensorFlow's default strategy).
+    - `"mirrored"`: `MirroredStrategy` over every local GPU (or the CPU).
+    - `"multi_worker"`: `MultiWorkerMirroredStrategy` across the machines that
+      `$TF_CONFIG` lists; every worker runs the same command.
+
+    Create the model, optimizer and metrics inside `strategy.scope()`. kvae's
+    train step averages the loss over the global batch and draws the
+    reparameterisation noise for the global batch, so every strategy takes the
+    same step as one device given the same global batch.
+
+    Args:
+        name: str. One of `"default"`, `"mirrored"`, `"multi_worker"`.
+
+    Example:
+
+    >>> import kvae
+    >>> strategy = kvae.distribute.get_strategy("default")
+    >>> strategy.num_replicas_in_sync
+    1
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        _check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"`strategy` must be one of {list(STRATEGIES)}, received: {name!r}")
+
+
+def _check_tf_config():
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise ValueError(
+            "`strategy` 'multi_worker' needs $TF_CONFIG, e.g. "
+            '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}; '
+            "received: TF_CONFIG is not set"
+        )
+    try:
+        config = json.loads(raw)
+        workers = config["cluster"]["worker"]
+        task = config["task"]
+        index = int(task["index"])
+        if task["type"] not in ("worker", "chief") or not workers or not 0 <= index < len(workers) + 1:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(
+            "`TF_CONFIG` must be JSON with cluster.worker (a list of host:port) and "
+            f"task.type/task.index of this process; received: {raw!r}"
+        ) from None
+
+
+def in_multi_worker_mode(strategy=None):
+    """Whether `strategy` (default: the current one) spans several workers."""
+    strategy = strategy or tf.distribute.get_strategy()
+    # The predicate Keras' TF trainer uses (`_collective_all_reduce_multi_worker`).
+    return isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    ) and strategy.extended._in_multi_worker_mode()
+
+
+def step_outputs(logs):
+    """Shapes a train/test step's scalar logs so every strategy can reduce them.
+
+    Keras 3.15's TF trainer reduces step outputs with `reduction="auto"` (its
+    `distribute_reduction_method` setter is not consulted), which under
+    multi-worker `MultiWorkerMirroredStrategy` calls
+    `strategy.reduce("MEAN", value, axis=0)`; on a scalar that fails with
+    "Invalid reduction dimension 0 for input with 0 dimensions". Giving each
+    value shape `[1]` makes that reduction a mean over workers, back to a scalar.
+    Elsewhere the logs pass unchanged.
+    """
+    if not in_multi_worker_mode():
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}

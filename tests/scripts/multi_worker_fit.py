@@ -1,0 +1,57 @@
+"""One worker of a local MultiWorkerMirroredStrategy run (or a single-process reference).
+
+    python multi_worker_fit.py --out OUT.npz [--workers PORT PORT --index I] [--strategy ...]
+
+Trains a tiny VAE on fixed data for a few epochs and saves the final weights
+and the fit history to OUT.npz. Used by tests/test_distribute.py.
+"""
+
+import argparse
+import json
+import os
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--out", required=True)
+parser.add_argument("--workers", type=int, nargs="*", default=[])
+parser.add_argument("--index", type=int, default=0)
+parser.add_argument("--strategy", default="default")
+parser.add_argument("--logical-cpus", type=int, default=1)
+parser.add_argument("--epochs", type=int, default=2)
+parser.add_argument("--examples", type=int, default=20)
+parser.add_argument("--batch-size", type=int, default=8)
+args = parser.parse_args()
+
+if args.workers:
+    os.environ["TF_CONFIG"] = json.dumps({
+        "cluster": {"worker": [f"127.0.0.1:{p}" for p in args.workers]},
+        "task": {"type": "worker", "index": args.index},
+    })
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as tf  # noqa: E402
+
+if args.logical_cpus > 1:
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import kvae  # noqa: E402
+
+strategy = kvae.distribute.get_strategy(args.strategy)
+x = np.random.default_rng(0).uniform(size=(args.examples, 4, 4, 1)).astype("float32")
+with strategy.scope():
+    keras.utils.set_random_seed(0)
+    model = kvae.build_vae((4, 4, 1), 3, hidden_units=(8,), seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+dataset = kvae.data.make_dataset(x, args.batch_size, shuffle=True, seed=3, start_epoch=0)
+steps = kvae.data.steps_per_epoch(len(x), args.batch_size)
+history = model.fit(dataset, epochs=args.epochs, steps_per_epoch=steps, verbose=0)
+np.savez(
+    args.out,
+    replicas=strategy.num_replicas_in_sync,
+    loss=np.array(history.history["loss"]),
+    kl=np.array(history.history["kl"]),
+    **{f"w{i}": w for i, w in enumerate(model.get_weights())},
+)
