@@ -72,6 +72,14 @@ def in_multi_worker_mode(strategy=None):
     ) and strategy.extended._in_multi_worker_mode()
 
 
+def worker_index(strategy=None):
+    """This process's worker index in a multi-worker run (0 elsewhere): 0 is the chief."""
+    strategy = strategy or tf.distribute.get_strategy()
+    if not in_multi_worker_mode(strategy):
+        return 0
+    return int(strategy.cluster_resolver.task_id or 0)
+
+
 def step_outputs(logs):
     """Shapes a train/test step's scalar logs so every strategy can reduce them.
 

@@ -1,10 +1,12 @@
 """Helpers to run local multi-process / multi-device training scripts in tests."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +24,34 @@ def free_ports(n):
     return ports
 
 
-def env():
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+def env(**extra):
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", **extra)
 
 
-def start(args, log_path):
+def start(args, log_path, **extra_env):
     """Starts a process in its own group so it (and children) can be SIGKILLed."""
-    log = open(log_path, "w")
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env(), start_new_session=True)
+    log = open(log_path, "a")
+    return subprocess.Popen(
+        args, stdout=log, stderr=subprocess.STDOUT, env=env(**extra_env), start_new_session=True
+    )
+
+
+def tf_config(ports, index):
+    return json.dumps({
+        "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
+        "task": {"type": "worker", "index": index},
+    })
+
+
+def wait_for(condition, processes, timeout, what):
+    """Polls `condition()` until true; fails (killing `processes`) after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+            for p in processes:
+                kill(p)
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
 
 
 def kill(process):

@@ -11,6 +11,7 @@ METRICS = "metrics.json"
 EVALUATION = "evaluation.json"
 SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
+BACKUP = "backup"
 
 
 def write_json(path, payload):

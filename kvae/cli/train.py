@@ -1,8 +1,10 @@
 """`kvae train`: fit a VAE on a data set and write a run folder."""
 
+import shutil
 import time
 from pathlib import Path
 
+from kvae.cli import resume
 from kvae.cli import run_dir as rd
 
 HELP = "Train a VAE and write a run folder (model, history, PNGs, metrics)."
@@ -26,16 +28,19 @@ def add_arguments(p):
     p.add_argument("--binarize", action="store_true", help="dynamic binarisation of the training data (Bernoulli)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default: runs/<data>)")
-    p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished or interrupted run in --out")
+    p.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"], default="default",
+                   help="tf.distribute strategy; multi_worker reads $TF_CONFIG")
+    p.add_argument("--backup-dir", default=None,
+                   help="where BackupAndRestore keeps the last completed epoch (default: RUN_DIR/backup); "
+                        "the same command started again resumes from it")
     p.add_argument("--verbose", type=int, choices=[0, 1, 2], default=None, help="Keras fit verbosity")
 
 
 def run(args):
     import keras
-    import numpy as np
 
     import kvae
-    from kvae import plotting
 
     data = kvae.data.load(args.data, args.data_dir)
     out = Path(args.out or Path("runs") / data.name)
@@ -46,73 +51,112 @@ def run(args):
     if args.binarize and args.likelihood != "bernoulli":
         raise ValueError(f"--binarize needs --likelihood bernoulli, received: {args.likelihood}")
     epochs = args.epochs or DEFAULT_EPOCHS.get(data.name, OTHER_EPOCHS)
+    config = _run_config(args, data, epochs)
 
-    keras.utils.set_random_seed(args.seed)
-    model = kvae.build_vae(
-        data.event_shape,
-        args.latent_dim,
-        architecture=args.architecture,
-        hidden_units=tuple(args.hidden),
-        likelihood=args.likelihood,
-        beta=args.beta,
-        seed=args.seed,
-    )
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    strategy = kvae.distribute.get_strategy(args.strategy)
+    worker = kvae.distribute.worker_index(strategy)
+    chief = worker == 0
+    backup_dir = Path(args.backup_dir or out / rd.BACKUP)
+    if kvae.distribute.in_multi_worker_mode(strategy):
+        backup_dir = backup_dir / f"worker-{worker}"  # workers must not share files
+    if args.overwrite:
+        shutil.rmtree(backup_dir, ignore_errors=True)
+    elif resume.has_backup(backup_dir):
+        resume.check_same_run(out / rd.CONFIG, config)
+
+    with strategy.scope():
+        keras.utils.set_random_seed(args.seed)
+        model = kvae.build_vae(
+            data.event_shape,
+            args.latent_dim,
+            architecture=args.architecture,
+            hidden_units=tuple(args.hidden),
+            likelihood=args.likelihood,
+            beta=args.beta,
+            seed=args.seed,
+        )
+        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+
+    steps = kvae.data.steps_per_epoch(len(data.x_train), args.batch_size)
+    # Restore before fit (fit restores again, harmlessly): the data stream must
+    # start at the restored epoch for the resumed run to see the same batches.
+    backup = keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False)
+    backup.set_model(model)
+    with strategy.scope():  # restoring builds the optimizer's variables
+        backup.on_train_begin()
+    start_epoch = min(int(model.optimizer.iterations.numpy()) // steps, epochs)
+    if start_epoch:
+        print(f"resuming from epoch {start_epoch} of {epochs} (backup in {backup_dir})")
+
     train_ds = kvae.data.make_dataset(
-        data.x_train,
-        args.batch_size,
-        shuffle=True,
-        seed=args.seed,
-        binarize=args.binarize,
+        data.x_train, args.batch_size, shuffle=True, seed=args.seed,
+        binarize=args.binarize, start_epoch=start_epoch,
     )
     test_ds = kvae.data.make_dataset(data.x_test, args.batch_size)
+    callbacks = [backup, keras.callbacks.TerminateOnNaN()]
+    if chief:
+        out.mkdir(parents=True, exist_ok=True)
+        rd.write_json(out / rd.CONFIG, config)
+        resume.truncate_history(out / rd.HISTORY, start_epoch)
+        callbacks.append(keras.callbacks.CSVLogger(str(out / rd.HISTORY), append=True))
 
-    out.mkdir(parents=True, exist_ok=True)
-    rd.write_json(out / rd.CONFIG, _run_config(args, data, epochs))
     start = time.perf_counter()
     history = model.fit(
         train_ds,
         epochs=epochs,
+        steps_per_epoch=steps,
         validation_data=test_ds,
-        callbacks=[keras.callbacks.CSVLogger(str(out / rd.HISTORY)), keras.callbacks.TerminateOnNaN()],
+        callbacks=callbacks,
         verbose="auto" if args.verbose is None else args.verbose,
         shuffle=False,  # the tf.data pipeline shuffles itself
     )
     fit_seconds = time.perf_counter() - start
+    test = model.evaluate(test_ds, return_dict=True, verbose=0)  # every worker takes part
+    if not chief:
+        return None
     rd.save_model(model, out)
+    shutil.rmtree(backup_dir, ignore_errors=True)  # only once the model is safe
+    epochs_run = len(history.history.get("loss", []))
+    metrics = {
+        "epochs": start_epoch + epochs_run,
+        "resumed_from_epoch": start_epoch,
+        "fit_seconds": fit_seconds,
+        "train_examples": int(len(data.x_train)),
+        "test_examples": int(len(data.x_test)),
+        "train_samples_per_s": len(data.x_train) * epochs_run / fit_seconds if epochs_run else None,
+        "test_neg_elbo": -test["elbo"],
+        "test_reconstruction": test["reconstruction"],
+        "test_kl": test["kl"],
+        "test_loss": test["loss"],
+        "replicas": strategy.num_replicas_in_sync,
+    }
+    _write_pictures(model, data, out, args.seed)
+    rd.write_json(out / rd.METRICS, metrics)
+    print(
+        f"test -ELBO {metrics['test_neg_elbo']:.2f} nats "
+        f"(reconstruction {metrics['test_reconstruction']:.2f}, KL {metrics['test_kl']:.2f}); "
+        f"run folder: {out}"
+    )
+    return metrics
 
-    test = model.evaluate(test_ds, return_dict=True, verbose=0)
+
+def _write_pictures(model, data, out, seed):
+    import numpy as np
+
+    from kvae import plotting
+
     n = min(10, len(data.x_test))
-    plotting.save_samples(out / rd.SAMPLES, np.asarray(model.sample(64, seed=args.seed)))
+    plotting.save_samples(out / rd.SAMPLES, np.asarray(model.sample(64, seed=seed)))
     plotting.save_grid(
         out / rd.RECONSTRUCTIONS,
         [data.x_test[:n], np.asarray(model.reconstruct(data.x_test[:n]))],
         titles=["inputs", "reconstructions"],
     )
-    epochs_run = len(history.history.get("loss", []))
-    metrics = {
-        "epochs": epochs_run,
-        "fit_seconds": fit_seconds,
-        "train_examples": int(len(data.x_train)),
-        "test_examples": int(len(data.x_test)),
-        "train_samples_per_s": len(data.x_train) * epochs_run / fit_seconds,
-        "train_neg_elbo": -history.history["elbo"][-1],
-        "test_neg_elbo": -test["elbo"],
-        "test_reconstruction": test["reconstruction"],
-        "test_kl": test["kl"],
-        "test_loss": test["loss"],
-    }
-    rd.write_json(out / rd.METRICS, metrics)
-    print(
-        f"test -ELBO {metrics['test_neg_elbo']:.2f} nats "
-        f"(reconstruction {metrics['test_reconstruction']:.2f}, KL {metrics['test_kl']:.2f}); "
-        f"{metrics['train_samples_per_s']:.0f} examples/s; run folder: {out}"
-    )
-    return metrics
 
 
 def _run_config(args, data, epochs):
-    config = {k: v for k, v in vars(args).items() if k not in ("command", "overwrite", "verbose")}
+    skip = ("command", "overwrite", "verbose", "strategy", "backup_dir")
+    config = {k: v for k, v in vars(args).items() if k not in skip}
     config.update(epochs=epochs, data_name=data.name, event_shape=list(data.event_shape))
     return config
 

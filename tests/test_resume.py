@@ -1,0 +1,95 @@
+"""A `kvae train` killed with SIGKILL and started again resumes from its backup."""
+
+import csv
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import kvae  # noqa: F401  (registers the classes for load_model)
+from distributed import free_ports, kill, run_all, start, tf_config, wait_for
+from kvae.cli import main
+
+ARGS = ["--epochs", "6", "--batch-size", "8", "--hidden", "16", "--latent-dim", "2", "--seed", "3", "--verbose", "0"]
+
+
+def _kvae(out, *extra):
+    return [sys.executable, "-m", "kvae", "train", "--out", str(out), *ARGS, *extra]
+
+
+def _epochs(out):
+    path = out / "history.csv"
+    if not path.is_file():
+        return []
+    with open(path) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def _weights(out):
+    return keras.saving.load_model(out / "model.keras").get_weights()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted") / "run"
+    assert main(["train", "--out", str(out), *ARGS]) == 0
+    return out
+
+
+@pytest.mark.e2e
+def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    process = start(_kvae(out), tmp_path / "first.log")
+    wait_for(lambda: len(_epochs(out)) >= 2, [process], timeout=120, what="two finished epochs")
+    kill(process)  # SIGKILL: no chance to clean up
+    assert not (out / "model.keras").exists() and (out / "backup").is_dir()
+    done_before_kill = len(_epochs(out))
+    assert done_before_kill < 6
+
+    assert main(["train", "--out", str(out), *ARGS]) == 0  # the same command again
+    assert _epochs(out) == list(range(6))  # each epoch once, none repeated
+    metrics = __import__("json").loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 6 and metrics["resumed_from_epoch"] >= 2
+    assert not (out / "backup").exists()  # removed once the model was saved
+    # Same weights, optimizer state, noise state and epoch-keyed data: the same end.
+    for a, b in zip(_weights(uninterrupted), _weights(out)):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_resume_refuses_a_backup_made_with_other_options(tmp_path, capsys):
+    out = tmp_path / "run"
+    (out / "backup").mkdir(parents=True)
+    (out / "backup" / "latest.weights.h5").write_bytes(b"x")
+    (out / "config.json").write_text('{"latent_dim": 5, "seed": 3}')
+    assert main(["train", "--out", str(out), *ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "holds an interrupted run with other options (latent_dim: 5 then, 2 now)" in err
+    assert "pass --overwrite to start again" in err
+
+
+@pytest.mark.e2e
+def test_multi_worker_run_resumes_after_a_worker_is_killed(tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    ports = free_ports(2)
+
+    def launch(tag):
+        return [
+            start(_kvae(out, "--strategy", "multi_worker"), tmp_path / f"{tag}-{i}.log", TF_CONFIG=tf_config(ports, i))
+            for i in range(2)
+        ]
+
+    workers = launch("first")
+    wait_for(lambda: len(_epochs(out)) >= 2, workers, timeout=180, what="two finished epochs")
+    kill(workers[1])  # one worker dies; the other blocks on its peer...
+    kill(workers[0])  # ...until its pod is restarted too (as Kubernetes would)
+    assert (out / "backup" / "worker-0").is_dir() and (out / "backup" / "worker-1").is_dir()
+    assert len(_epochs(out)) < 6
+
+    codes = run_all(launch("second"), timeout=240)
+    logs = "\n".join(p.read_text()[-1500:] for p in sorted(tmp_path.glob("second-*.log")))
+    assert codes == [0, 0], logs
+    assert "resuming from epoch" in logs
+    assert _epochs(out) == list(range(6))
+    for a, b in zip(_weights(uninterrupted), _weights(out)):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
