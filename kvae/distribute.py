@@ -80,6 +80,22 @@ def worker_index(strategy=None):
     return int(strategy.cluster_resolver.task_id or 0)
 
 
+def gather_int(value, strategy=None):
+    """Every worker's `value` (one int per replica), in replica order.
+
+    Example:
+
+    >>> import kvae
+    >>> kvae.distribute.gather_int(7)
+    [7]
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    values = strategy.experimental_distribute_values_from_function(
+        lambda _: tf.constant([value], tf.int64)
+    )
+    return [int(v) for v in strategy.gather(values, axis=0).numpy()]
+
+
 def step_outputs(logs):
     """Shapes a train/test step's scalar logs so every strategy can reduce them.
 

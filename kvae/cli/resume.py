@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 
 # Options that define the model, the data or the optimisation: a resumed run
@@ -53,3 +54,61 @@ def truncate_history(path, start_epoch):
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(buffer.getvalue())
     os.replace(tmp, path)
+
+
+def restore(make_model, strategy, backup_dir):
+    """Builds the model and restores the last completed epoch every worker has.
+
+    Keras' `BackupAndRestore` keeps the latest epoch and, with
+    `double_checkpoint=True`, the one before (`*.bkp`). Workers killed at
+    slightly different moments can have saved different epochs (one apart at
+    most: each epoch ends in collectives they all join). They agree on the
+    oldest before anyone builds the model (building is itself a collective:
+    MultiWorkerMirroredStrategy broadcasts initial values), and the ones ahead
+    roll back, so all resume from the same epoch with the same weights.
+
+    Returns:
+        `(model, backup_callback, start_epoch)`.
+    """
+    import keras
+
+    from kvae import distribute
+
+    backup_dir = Path(backup_dir)
+    epoch = backup_epoch(backup_dir)
+    if distribute.in_multi_worker_mode(strategy):
+        target = min(distribute.gather_int(epoch, strategy))
+        if epoch > target:
+            _roll_back(backup_dir)
+            epoch = backup_epoch(backup_dir)
+        if epoch != target:
+            raise RuntimeError(
+                f"workers' backups disagree: this worker can restore epoch {epoch}, another "
+                f"only epoch {target}; delete {backup_dir.parent} to start again"
+            )
+    model = make_model()
+    backup = keras.callbacks.BackupAndRestore(
+        str(backup_dir), double_checkpoint=True, delete_checkpoint=False
+    )
+    backup.set_model(model)
+    with strategy.scope():  # restoring builds the optimizer's variables
+        backup.on_train_begin()
+    # Keras falls back to the previous epoch if the latest file is unreadable.
+    return model, backup, backup_epoch(backup_dir)
+
+
+def backup_epoch(backup_dir):
+    """The epoch a `BackupAndRestore` folder resumes at (0 when there is none)."""
+    # Keras writes {"epoch": ..., "batch": ...} to training_metadata.json.
+    path = Path(backup_dir) / "training_metadata.json"
+    return int(json.loads(path.read_text())["epoch"]) if path.is_file() else 0
+
+
+def _roll_back(backup_dir):
+    # *.bkp hold the epoch before the latest; none means the state before was "fresh".
+    previous = [p for p in backup_dir.iterdir() if p.name.endswith(".bkp")]
+    if not previous:
+        shutil.rmtree(backup_dir)
+        return
+    for path in previous:
+        os.replace(path, path.with_name(path.name[: -len(".bkp")]))

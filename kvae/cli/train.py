@@ -64,30 +64,29 @@ def run(args):
     elif resume.has_backup(backup_dir):
         resume.check_same_run(out / rd.CONFIG, config)
 
-    with strategy.scope():
-        keras.utils.set_random_seed(args.seed)
-        model = kvae.build_vae(
-            data.event_shape,
-            args.latent_dim,
-            architecture=args.architecture,
-            hidden_units=tuple(args.hidden),
-            likelihood=args.likelihood,
-            beta=args.beta,
-            seed=args.seed,
-        )
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    def make_model():
+        with strategy.scope():
+            keras.utils.set_random_seed(args.seed)
+            model = kvae.build_vae(
+                data.event_shape,
+                args.latent_dim,
+                architecture=args.architecture,
+                hidden_units=tuple(args.hidden),
+                likelihood=args.likelihood,
+                beta=args.beta,
+                seed=args.seed,
+            )
+            model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+        return model
 
-    steps = kvae.data.steps_per_epoch(len(data.x_train), args.batch_size)
-    # Restore before fit (fit restores again, harmlessly): the data stream must
+    # Restored before fit (fit restores again, harmlessly): the data stream must
     # start at the restored epoch for the resumed run to see the same batches.
-    backup = keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False)
-    backup.set_model(model)
-    with strategy.scope():  # restoring builds the optimizer's variables
-        backup.on_train_begin()
-    start_epoch = min(int(model.optimizer.iterations.numpy()) // steps, epochs)
+    model, backup, start_epoch = resume.restore(make_model, strategy, backup_dir)
+    start_epoch = min(start_epoch, epochs)
     if start_epoch:
         print(f"resuming from epoch {start_epoch} of {epochs} (backup in {backup_dir})")
 
+    steps = kvae.data.steps_per_epoch(len(data.x_train), args.batch_size)
     train_ds = kvae.data.make_dataset(
         data.x_train, args.batch_size, shuffle=True, seed=args.seed,
         binarize=args.binarize, start_epoch=start_epoch,
