@@ -1,4 +1,6 @@
+import importlib.util
 import os
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -8,6 +10,18 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import kvae  # noqa: E402
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_script(relative_path):
+    """Imports a script of the repo (examples/, bench/) as a module."""
+    path = ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def tiny_vae(input_shape=(4, 4, 1), latent_dim=3, likelihood="bernoulli", **kwargs):
