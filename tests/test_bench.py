@@ -7,8 +7,6 @@ import pytest
 from conftest import load_script
 
 
-
-
 @pytest.mark.e2e
 def test_distributed_bench_smoke(tmp_path):
     out = tmp_path / "d.json"
