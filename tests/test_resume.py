@@ -103,5 +103,6 @@ def test_multi_worker_run_resumes_after_a_worker_is_killed(tmp_path, uninterrupt
     assert codes == [0, 0], logs
     assert "resuming from epoch" in logs
     assert _epochs(out) == list(range(6))
+    assert not (out / "backup" / "worker-0").exists() and not (out / "backup" / "worker-1").exists()
     for a, b in zip(_weights(uninterrupted), _weights(out)):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)

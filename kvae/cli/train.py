@@ -111,10 +111,13 @@ def run(args):
     )
     fit_seconds = time.perf_counter() - start
     test = model.evaluate(test_ds, return_dict=True, verbose=0)  # every worker takes part
+    if chief:
+        rd.save_model(model, out)
+    if kvae.distribute.in_multi_worker_mode(strategy):
+        kvae.distribute.gather_int(0, strategy)  # barrier: the chief's model is saved
+    shutil.rmtree(backup_dir, ignore_errors=True)  # only once the model is safe
     if not chief:
         return None
-    rd.save_model(model, out)
-    shutil.rmtree(backup_dir, ignore_errors=True)  # only once the model is safe
     epochs_run = len(history.history.get("loss", []))
     metrics = {
         "epochs": start_epoch + epochs_run,
