@@ -7,6 +7,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from kvae import data  # noqa: E402
 from kvae import distribute  # noqa: E402
+from kvae import export  # noqa: E402
 from kvae import likelihoods  # noqa: E402
 from kvae import networks  # noqa: E402
 from kvae.model import VAE  # noqa: E402
@@ -14,4 +15,4 @@ from kvae.networks import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "data", "distribute", "likelihoods", "networks", "__version__"]
+__all__ = ["VAE", "build_vae", "data", "distribute", "export", "likelihoods", "networks", "__version__"]

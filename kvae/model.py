@@ -200,6 +200,44 @@ class VAE(keras.Model):
         likelihood = self.decode(z)
         return likelihood.mean() if mean else likelihood.sample(seed=x_seed)
 
+    def generate(self, seeds):
+        """One example per seed: the mean of p(x|z) at z drawn from the prior with that seed.
+
+        Deterministic (stateless random numbers): the same seed gives the same
+        example, in this process, in another, or behind TF Serving.
+
+        Args:
+            seeds: int64 tensor `[batch]`.
+
+        Returns:
+            `(examples, z)`: `[batch, *event_shape]` and `[batch, latent_dim]`.
+        """
+        seeds = tf.convert_to_tensor(seeds, tf.int64)
+        z = tf.map_fn(
+            lambda s: tf.random.stateless_normal([self.latent_dim], tf.stack([s, tf.constant(0, tf.int64)])),
+            seeds,
+            fn_output_signature=tf.TensorSpec([self.latent_dim], self.compute_dtype),
+        )
+        return self.decode(z).mean(), z
+
+    def score(self, x, num_samples=100, seed=0):
+        """Per-example anomaly scores from `num_samples` posterior samples, in nats.
+
+        Returns a dict with `neg_elbo` (−mean of the log importance weights,
+        the K-sample ELBO estimate, negated) and `log_likelihood` (their
+        log-mean-exp, the IWAE estimate of log p(x)). Deterministic for a given
+        `seed`; evaluates the whole batch at once (use `log_likelihood` for
+        large data).
+        """
+        x = self._as_inputs(x)
+        seed = tf.stack([tf.constant(seed, tf.int32), tf.constant(0, tf.int32)])
+        log_weights = self._log_importance_weights(x, num_samples, seed)
+        k = tf.cast(num_samples, log_weights.dtype)
+        return {
+            "neg_elbo": -tf.reduce_mean(log_weights, axis=0),
+            "log_likelihood": tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(k),
+        }
+
     # --- Training ---------------------------------------------------------------
 
     @property
@@ -315,9 +353,9 @@ class VAE(keras.Model):
         z = posterior.sample(num_samples, seed=seed)
         batch = tf.shape(x)[0]
         flat_z = tf.reshape(z, [-1, self.latent_dim])
+        multiples = tf.concat([[num_samples], tf.ones([len(x.shape)], tf.int32)], axis=0)
         flat_x = tf.reshape(
-            tf.tile(x[tf.newaxis], [num_samples] + [1] * len(x.shape)),
-            tf.concat([[-1], tf.shape(x)[1:]], axis=0),
+            tf.tile(x[tf.newaxis], multiples), tf.concat([[-1], tf.shape(x)[1:]], axis=0)
         )
         log_px_z = tf.reshape(self.decode(flat_z).log_prob(flat_x), [num_samples, batch])
         return log_px_z + self.prior.log_prob(z) - posterior.log_prob(z)
@@ -329,7 +367,7 @@ class VAE(keras.Model):
         if x.dtype != self.compute_dtype:
             x = tf.cast(x, self.compute_dtype)
         event_shape = getattr(self, "event_shape", None)
-        if event_shape is not None and tuple(x.shape[1:]) != event_shape:
+        if event_shape is not None and not x.shape[1:].is_compatible_with(event_shape):
             raise ValueError(
                 f"`x` must have shape (batch,) + {event_shape}, "
                 f"received shape {tuple(x.shape)}"

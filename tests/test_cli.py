@@ -65,6 +65,19 @@ def test_sample_writes_a_grid(run_dir, tmp_path, capsys):
     assert "wrote 12 samples" in capsys.readouterr().out
 
 
+def test_export_writes_versions_and_refuses_to_overwrite(run_dir, tmp_path, capsys):
+    base = tmp_path / "saved_models" / "digits"
+    assert main(["export", str(run_dir), "--to", str(base)]) == 0
+    assert main(["export", str(run_dir), "--to", str(base), "--score-samples", "5"]) == 0
+    assert sorted(p.name for p in base.iterdir()) == ["1", "2"]
+    assert (base / "1" / "saved_model.pb").is_file()
+    assert (base / "2" / "assets.extra" / "tf_serving_warmup_requests").is_file()
+    capsys.readouterr()
+    err = _error(["export", str(run_dir), "--to", str(base), "--version", "1"], capsys)
+    assert "version folder" in err and "already exists" in err
+    assert main(["export", str(run_dir), "--to", str(base), "--version", "1", "--overwrite"]) == 0
+
+
 def _error(argv, capsys):
     code = main(argv)
     err = capsys.readouterr().err.strip()

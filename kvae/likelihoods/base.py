@@ -36,6 +36,10 @@ class Likelihood(keras.layers.Layer):
         """Returns p(x|z) for a batch of decoder outputs `params`."""
         raise NotImplementedError
 
+    def parameters(self, params):
+        """The distribution's parameters by name, e.g. for a serving signature."""
+        raise NotImplementedError
+
     def call(self, params):
         # Layer call: the mean of p(x|z), the natural "reconstruction".
         return self.distribution(params).mean()

@@ -1,6 +1,7 @@
 """Bernoulli likelihood for data in [0, 1]."""
 
 import keras
+import tensorflow as tf
 import tensorflow_probability as tfp
 
 from kvae.likelihoods.base import Likelihood
@@ -29,6 +30,9 @@ class Bernoulli(Likelihood):
     """
 
     num_params = 1
+
+    def parameters(self, params):
+        return {"logits": params, "probs": tf.sigmoid(params)}
 
     def distribution(self, params):
         return self._independent(

@@ -65,6 +65,10 @@ class Gaussian(Likelihood):
         span = self.max_scale - self.min_scale
         return self.min_scale + span * tf.sigmoid(raw_scale + self._offset)
 
+    def parameters(self, params):
+        loc, raw_scale = tf.split(params, 2, axis=-1)
+        return {"mean": loc, "stddev": self.scale(raw_scale)}
+
     def distribution(self, params):
         loc, raw_scale = tf.split(params, 2, axis=-1)
         return self._independent(

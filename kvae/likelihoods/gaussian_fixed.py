@@ -57,6 +57,10 @@ class GaussianFixed(Likelihood):
         """The current σ as a scalar tensor."""
         return tf.nn.softplus(self.raw_scale) + 1e-6
 
+    def parameters(self, params):
+        scale = tf.cast(self.scale(), params.dtype)
+        return {"mean": params, "stddev": tf.broadcast_to(scale, tf.shape(params))}
+
     def distribution(self, params):
         scale = tf.cast(self.scale(), params.dtype)
         return self._independent(tfd.Normal(loc=params, scale=scale), params)

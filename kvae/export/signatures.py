@@ -1,0 +1,97 @@
+"""The SavedModel signatures of a VAE, built with `keras.export.ExportArchive`."""
+
+import keras
+import tensorflow as tf
+
+# Signatures and their inputs: (name, dtype, shape after the batch axis or
+# "event"/"latent"). The first is also exported as "serving_default".
+SIGNATURES = ("encode", "decode", "reconstruct", "generate", "score", "score_k")
+
+
+def input_specs(model):
+    """`{signature: [TensorSpec, ...]}` with batched inputs (rank fixed, sizes checked inside)."""
+    x = tf.TensorSpec([None] * (1 + len(model.event_shape)), tf.float32, name="x")
+    z = tf.TensorSpec([None, None], tf.float32, name="z")
+    return {
+        "encode": [x],
+        "decode": [z],
+        "reconstruct": [x],
+        "generate": [tf.TensorSpec([None], tf.int64, name="seed")],
+        "score": [x],
+        "score_k": [x, tf.TensorSpec([None], tf.int32, name="num_samples")],
+    }
+
+
+def build_archive(model, score_samples=100):
+    """Returns an `ExportArchive` with every kvae signature, all returning dicts.
+
+    - `encode`: x → `mean`, `stddev` of q(z|x) (also `serving_default`).
+    - `decode`: z → the likelihood's parameters (`logits`/`probs` or `mean`/`stddev`).
+    - `reconstruct`: x → `reconstruction`, the mean of p(x|z) at z = E[q(z|x)].
+    - `generate`: seed → `sample` (mean of p(x|z), z from the prior with that
+      seed, stateless) and its `z`.
+    - `score`: x → `neg_elbo` and `log_likelihood` from `score_samples`
+      importance samples; `score_k` takes `num_samples` per row too (all equal).
+
+    Inputs are checked inside: a wrong feature shape or a NaN/Inf fails with an
+    `InvalidArgument` error that says so.
+    """
+    event_shape = list(model.event_shape)
+    specs = input_specs(model)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def checked_x(x):
+        shape = ", ".join(str(d) for d in event_shape)
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(x)[1:], tf.constant(event_shape, tf.int32),
+                message=f"input `x` must have shape [batch, {shape}]",
+            ),
+            tf.debugging.assert_all_finite(x, "input `x` must hold finite values, received NaN or Inf"),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.ensure_shape(tf.identity(x), [None] + event_shape)
+
+    def checked_z(z):
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(z)[1], model.latent_dim,
+                message=f"input `z` must have shape [batch, {model.latent_dim}]",
+            ),
+            tf.debugging.assert_all_finite(z, "input `z` must hold finite values, received NaN or Inf"),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.ensure_shape(tf.identity(z), [None, model.latent_dim])
+
+    def encode(x):
+        posterior = model.encode(checked_x(x)).distribution
+        return {"mean": posterior.loc, "stddev": posterior.scale}
+
+    def decode(z):
+        return model.likelihood.parameters(model.decoder(checked_z(z), training=False))
+
+    def reconstruct(x):
+        return {"reconstruction": model.reconstruct(checked_x(x))}
+
+    def generate(seed):
+        sample, z = model.generate(seed)
+        return {"sample": sample, "z": z}
+
+    def score(x):
+        return model.score(checked_x(x), num_samples=score_samples)
+
+    def score_k(x, num_samples):
+        k = num_samples[0]
+        checks = [
+            tf.debugging.assert_equal(num_samples, k, message="input `num_samples` must be the same in every row"),
+            tf.debugging.assert_positive(k, message="input `num_samples` must be >= 1"),
+        ]
+        with tf.control_dependencies(checks):
+            return model.score(checked_x(x), num_samples=tf.identity(k))
+
+    functions = {"encode": encode, "decode": decode, "reconstruct": reconstruct,
+                 "generate": generate, "score": score, "score_k": score_k}
+    for name in SIGNATURES:  # "encode" first: it becomes serving_default
+        archive.add_endpoint(name=name, fn=functions[name], input_signature=specs[name])
+    return archive

@@ -1,0 +1,46 @@
+"""TF Serving warm-up requests: `assets.extra/tf_serving_warmup_requests`."""
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
+
+
+def example_inputs(model, batch_size=2):
+    """Small valid inputs for every signature (what warm-up sends)."""
+    x = np.full((batch_size,) + tuple(model.event_shape), 0.5, np.float32)
+    return {
+        "encode": {"x": x},
+        "decode": {"z": np.zeros((batch_size, model.latent_dim), np.float32)},
+        "reconstruct": {"x": x},
+        "generate": {"seed": np.arange(batch_size, dtype=np.int64)},
+        "score": {"x": x},
+        "score_k": {"x": x, "num_samples": np.full((batch_size,), 4, np.int32)},
+    }
+
+
+def write_warmup(saved_model_dir, model, model_name, batch_sizes=(1, 2)):
+    """Writes `PredictionLog` records (one `PredictRequest` per signature and batch size).
+
+    TF Serving replays them when it loads the version, so the first real
+    request does not pay for lazy initialisation.
+    """
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    path = Path(saved_model_dir) / WARMUP_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for batch_size in batch_sizes:
+            for signature, inputs in example_inputs(model, batch_size).items():
+                request = predict_pb2.PredictRequest(
+                    model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
+                )
+                for key, value in inputs.items():
+                    request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+                log = prediction_log_pb2.PredictionLog(
+                    predict_log=prediction_log_pb2.PredictLog(request=request)
+                )
+                writer.write(log.SerializeToString())
+    return path

@@ -1,0 +1,177 @@
+"""SavedModel export: signatures equal the Keras methods, also in TF Serving's loader."""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kvae
+from conftest import tiny_vae, uniform_data
+from distributed import SCRIPTS, env
+
+SHAPE = (4, 4, 1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    model = tiny_vae(SHAPE, latent_dim=3)
+    model.fit(uniform_data(32, SHAPE), batch_size=8, epochs=2, verbose=0)
+    base = tmp_path_factory.mktemp("saved_models") / "tiny"
+    path = kvae.export.export_saved_model(model, base, score_samples=16)
+    return model, path
+
+
+def _requests(model):
+    x = uniform_data(5, SHAPE, seed=7)
+    z = np.random.default_rng(1).normal(size=(5, 3)).astype("float32")
+    return {
+        "encode/x": x, "serving_default/x": x, "decode/z": z, "reconstruct/x": x,
+        "generate/seed": np.array([0, 1, 42, 42, 7], np.int64),
+        "score/x": x, "score_k/x": x, "score_k/num_samples": np.full(5, 8, np.int32),
+    }
+
+
+def _expected(model, requests):
+    x = requests["encode/x"]
+    posterior = model.encode(x).distribution
+    params = model.likelihood.parameters(model.decoder(requests["decode/z"]))
+    sample, z = model.generate(requests["generate/seed"])
+    expected = {
+        "encode/mean": posterior.loc, "encode/stddev": posterior.scale,
+        "serving_default/mean": posterior.loc, "serving_default/stddev": posterior.scale,
+        "decode/logits": params["logits"], "decode/probs": params["probs"],
+        "reconstruct/reconstruction": model.reconstruct(x),
+        "generate/sample": sample, "generate/z": z,
+    }
+    for name, k in (("score", 16), ("score_k", 8)):
+        for key, value in model.score(x, num_samples=k).items():
+            expected[f"{name}/{key}"] = value
+    return {k: np.asarray(v) for k, v in expected.items()}
+
+
+def _run_in_fresh_process(path, requests, tmp_path, *flags):
+    np.savez(tmp_path / "in.npz", **requests)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "run_saved_model.py"), str(path), str(tmp_path / "in.npz"),
+         str(tmp_path / "out.npz"), *flags],
+        capture_output=True, text=True, env=env(), timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return dict(np.load(tmp_path / "out.npz"))
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("loader", ["tf.saved_model.load", "session (TF Serving's path)"])
+def test_every_signature_matches_the_keras_methods_without_kvae(trained, tmp_path, loader):
+    model, path = trained
+    requests = _requests(model)
+    flags = ["--session"] if loader.startswith("session") else []
+    outputs = _run_in_fresh_process(path, requests, tmp_path, *flags)
+    expected = _expected(model, requests)
+    assert set(expected) <= set(outputs)
+    for key, value in expected.items():
+        np.testing.assert_allclose(outputs[key], value, rtol=1e-5, atol=1e-5, err_msg=key)
+    if not flags:
+        np.testing.assert_array_equal(outputs["generate_again/sample"], outputs["generate/sample"])
+        np.testing.assert_array_equal(outputs["generate/sample"][2], outputs["generate/sample"][3])
+
+
+def test_signatures_have_batched_inputs_and_named_outputs(trained):
+    _, path = trained
+    loaded = tf.saved_model.load(str(path))
+    assert set(loaded.signatures) == set(kvae.export.SIGNATURES) | {"serving_default"}
+    shapes = {name: {k: (v.dtype.name, v.shape.rank, v.shape[0]) for k, v in f.structured_input_signature[1].items()}
+              for name, f in loaded.signatures.items()}
+    assert shapes["encode"] == {"x": ("float32", 4, None)}
+    assert shapes["generate"] == {"seed": ("int64", 1, None)}
+    assert shapes["score_k"] == {"x": ("float32", 4, None), "num_samples": ("int32", 1, None)}
+    outputs = {name: sorted(f.structured_outputs) for name, f in loaded.signatures.items()}
+    assert outputs["serving_default"] == outputs["encode"] == ["mean", "stddev"]
+    assert outputs["decode"] == ["logits", "probs"]
+    assert outputs["score"] == ["log_likelihood", "neg_elbo"]
+
+
+@pytest.mark.parametrize(
+    "signature, inputs, message",
+    [
+        ("encode", {"x": np.zeros((2, 4, 5, 1), np.float32)}, r"input `x` must have shape \[batch, 4, 4, 1\]"),
+        ("reconstruct", {"x": np.full((2, 4, 4, 1), np.nan, np.float32)}, r"input `x` must hold finite values, received NaN or Inf"),
+        ("decode", {"z": np.zeros((2, 5), np.float32)}, r"input `z` must have shape \[batch, 3\]"),
+        ("score_k", {"x": np.zeros((2, 4, 4, 1), np.float32), "num_samples": np.array([4, 5], np.int32)},
+         r"input `num_samples` must be the same in every row"),
+    ],
+)
+def test_bad_inputs_fail_with_a_clear_invalid_argument(trained, signature, inputs, message):
+    _, path = trained
+    loaded = tf.saved_model.load(str(path))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+
+
+def test_warmup_file_holds_predict_requests_for_existing_signatures(trained):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    _, path = trained
+    loaded = tf.saved_model.load(str(path))
+    records = list(tf.data.TFRecordDataset(str(path / kvae.export.WARMUP_FILE)).as_numpy_iterator())
+    seen = set()
+    for record in records:
+        log = prediction_log_pb2.PredictionLog.FromString(record)
+        request = log.predict_log.request
+        assert request.model_spec.name == "tiny"
+        signature = loaded.signatures[request.model_spec.signature_name]
+        specs = signature.structured_input_signature[1]
+        assert set(request.inputs) == set(specs)
+        for key, proto in request.inputs.items():
+            value = tf.make_ndarray(proto)
+            assert tf.as_dtype(proto.dtype) == specs[key].dtype
+            assert specs[key].shape.is_compatible_with(value.shape)
+        signature(**{k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()})  # runs
+        seen.add(request.model_spec.signature_name)
+    assert seen == set(kvae.export.SIGNATURES) and len(records) == 2 * len(seen)
+
+
+def _digest(folder):
+    digest = hashlib.sha256()
+    for root, dirs, files in sorted(os.walk(folder)):
+        dirs.sort()
+        for name in sorted(files):
+            file = os.path.join(root, name)
+            digest.update(os.path.relpath(file, folder).encode() + open(file, "rb").read())
+    return digest.hexdigest()
+
+
+def test_failed_export_leaves_nothing_and_versions_are_never_overwritten(tmp_path, monkeypatch):
+    model = tiny_vae(SHAPE)
+    base = tmp_path / "m"
+    first = kvae.export.export_saved_model(model, base)
+    before = _digest(first)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(kvae.export.publish, "write_warmup", broken)
+    with pytest.raises(OSError, match="injected"):
+        kvae.export.export_saved_model(model, base)
+    assert sorted(os.listdir(base)) == ["1"]  # no version 2, no temporary folder
+    monkeypatch.undo()
+
+    second = kvae.export.export_saved_model(model, base)
+    assert second.name == "2" and _digest(first) == before
+    with pytest.raises(FileExistsError, match=r"version folder '.*/m/1' already exists; pass overwrite=True"):
+        kvae.export.export_saved_model(model, base, version=1)
+    assert _digest(first) == before
+    kvae.export.export_saved_model(model, base, version=1, overwrite=True)
+    assert sorted(os.listdir(base)) == ["1", "2"]
+    assert oct(os.stat(second).st_mode & 0o777) == "0o755"
+
+
+@pytest.mark.parametrize("version", [0, -1, "2", 1.5])
+def test_bad_version_is_a_clear_error(tmp_path, version):
+    with pytest.raises(ValueError, match=r"`version` must be an integer >= 1, received: "):
+        kvae.export.export_saved_model(tiny_vae(SHAPE), tmp_path, version=version)
+    assert not any(tmp_path.iterdir())
