@@ -47,3 +47,35 @@ def test_kubernetes_manifest_gives_each_pod_a_consistent_tf_config():
         assert config["cluster"]["worker"] == [
             f"{job['metadata']['name']}-{k}.{service['metadata']['name']}:{port}" for k in range(workers)
         ]
+
+
+@pytest.mark.e2e
+def test_serving_client_requests_run_on_the_exported_model(tmp_path):
+    """Decode the client's REST and gRPC bodies as TF Serving does and run them."""
+    import json
+
+    import numpy as np
+    import tensorflow as tf
+
+    import kvae
+
+    client = load_script("examples/serving_client.py")
+    model = kvae.build_vae(client.EVENT_SHAPE, client.LATENT_DIM, hidden_units=(16,), seed=0)
+    path = kvae.export.export_saved_model(model, tmp_path / "digits", score_samples=4)
+    loaded = tf.saved_model.load(str(path))
+    for signature, inputs in client.example_inputs().items():
+        specs = loaded.signatures[signature].structured_input_signature[1]
+        expected = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+        rows = json.loads(json.dumps(client.rest_rows(signature, inputs)))["instances"]
+        columns = json.loads(json.dumps(client.rest_columns(signature, inputs)))["inputs"]
+        request = client.predict_request("digits", signature, inputs)
+        assert request.model_spec.signature_name == signature
+        decoded = {
+            "rows": {k: np.array([row[k] for row in rows]) for k in specs},
+            "columns": {k: np.array(v) for k, v in columns.items()},
+            "grpc": {k: tf.make_ndarray(v) for k, v in request.inputs.items()},
+        }
+        for fmt, feeds in decoded.items():
+            result = loaded.signatures[signature](**{k: tf.constant(v, specs[k].dtype) for k, v in feeds.items()})
+            for key, value in expected.items():
+                np.testing.assert_allclose(result[key], value, rtol=1e-5, atol=1e-6, err_msg=f"{fmt} {signature} {key}")

@@ -4,6 +4,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,3 +176,16 @@ def test_bad_version_is_a_clear_error(tmp_path, version):
     with pytest.raises(ValueError, match=r"`version` must be an integer >= 1, received: "):
         kvae.export.export_saved_model(tiny_vae(SHAPE), tmp_path, version=version)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_committed_digits_model_serves():
+    path = Path(__file__).resolve().parent.parent / "saved_models" / "digits" / "1"
+    loaded = tf.saved_model.load(str(path))
+    assert set(loaded.signatures) == set(kvae.export.SIGNATURES) | {"serving_default"}
+    sample = loaded.signatures["generate"](seed=tf.constant([3, 3], tf.int64))["sample"].numpy()
+    assert sample.shape == (2, 8, 8, 1) and np.array_equal(sample[0], sample[1])
+    assert 0.0 <= sample.min() and sample.max() <= 1.0
+    x = kvae.data.load_digits().x_test[:4]
+    scores = loaded.signatures["score"](x=tf.constant(x))
+    assert np.all(scores["log_likelihood"].numpy() >= -scores["neg_elbo"].numpy() - 1e-3)
+    assert (path / kvae.export.WARMUP_FILE).is_file()

@@ -24,13 +24,13 @@ def test_ci_runs_exactly_the_readme_test_command():
     test_command = next(c for c in commands if "pytest" in c)
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_command in ci.splitlines()
-    assert commands[0] == "pip install . && kvae train"
+    assert commands[0] == "pip install . && kvae train && kvae export runs/digits --to saved_models/digits"
 
 
 def test_cli_usage_in_readme_matches_the_parser():
     from kvae.cli import build_parser
 
-    usage = _blocks("text")[0].replace("\n           ", " ")  # join continuation lines
+    usage = next(b for b in _blocks("text") if b.startswith("kvae train")).replace("\n           ", " ")  # join continuation lines
     lines = {line.split()[1]: line for line in usage.splitlines() if line.startswith("kvae ")}
     subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
     assert set(lines) == set(subparsers)
