@@ -16,3 +16,14 @@ def test_distributed_bench_smoke(tmp_path):
     assert {s: v["replicas"] for s, v in saved["settings"].items()} == {"default": 1, "mirrored": 2, "2 workers": 2}
     assert all(v["steps_per_s_median"] > 0 for v in saved["settings"].values())
     assert saved["settings"]["default"]["ratio_to_default"] == 1.0
+
+
+def test_serving_bench_smoke(tmp_path):
+    out = tmp_path / "s.json"
+    summary = load_script("bench/serving.py").main(["--calls", "3", "--batch-sizes", "1", "4", "--out", str(out)])
+    rows = json.loads(out.read_text())["rows"]
+    assert rows == json.loads(json.dumps(summary["rows"]))
+    assert {(r["signature"], r["batch"]) for r in rows} == {
+        (s, b) for s in ("encode", "decode", "reconstruct", "generate", "score", "score_k") for b in (1, 4)
+    }
+    assert all(0 < r["p50_ms"] <= r["p99_ms"] for r in rows)
