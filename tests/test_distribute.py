@@ -1,6 +1,5 @@
 """tf.distribute: the same model and logs on 1 device, 2 replicas, and 2 worker processes."""
 
-import json
 import sys
 
 import numpy as np

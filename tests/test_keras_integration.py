@@ -2,7 +2,6 @@
 
 import csv
 import glob
-import os
 
 import keras
 import numpy as np
