@@ -106,3 +106,35 @@ def test_multi_worker_run_resumes_after_a_worker_is_killed(tmp_path, uninterrupt
     assert not (out / "backup" / "worker-0").exists() and not (out / "backup" / "worker-1").exists()
     for a, b in zip(_weights(uninterrupted), _weights(out)):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_diverged_training_exits_1_and_publishes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    # The default 64-400-20 network with this step size overflows within a few batches.
+    code = main(["train", "--out", str(out), "--epochs", "2", "--verbose", "0", "--learning-rate", "1e5"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert err.startswith("kvae train: error: training diverged: the loss became NaN or Inf in epoch 1")
+    assert "no epoch had completed; lower --learning-rate and pass --overwrite to start again" in err
+    assert not (out / "model.keras").exists() and not (out / "metrics.json").exists()
+
+
+def test_backup_never_saves_a_diverged_epoch(tmp_path):
+    from conftest import tiny_vae, uniform_data
+    from kvae.cli import resume
+
+    model = tiny_vae()
+    backup = resume.finite_backup(tmp_path / "backup")
+
+    class PoisonAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                kernel = model.decoder.get_layer("likelihood_params").kernel
+                kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+    model.fit(uniform_data(16), batch_size=8, epochs=3, verbose=0,
+              callbacks=[backup, PoisonAfterFirstEpoch(), keras.callbacks.TerminateOnNaN()])
+    assert resume.backup_epoch(tmp_path / "backup") == 1  # epoch 2 diverged and was not saved
+    restored = tiny_vae()
+    restored.load_weights(tmp_path / "backup" / "latest.weights.h5")
+    assert all(np.all(np.isfinite(w)) for w in restored.get_weights())

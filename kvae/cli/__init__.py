@@ -29,6 +29,9 @@ def main(argv=None):
         # Errors a user can cause: one line, no traceback, exit code 2 (as argparse).
         print(f"kvae {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except train.TrainingDiverged as e:
+        print(f"kvae {args.command}: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"kvae {args.command}: interrupted", file=sys.stderr)
         return 130

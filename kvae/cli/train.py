@@ -1,5 +1,6 @@
 """`kvae train`: fit a VAE on a data set and write a run folder."""
 
+import math
 import shutil
 import time
 from pathlib import Path
@@ -110,6 +111,17 @@ def run(args):
         shuffle=False,  # the tf.data pipeline shuffles itself
     )
     fit_seconds = time.perf_counter() - start
+    losses = history.history.get("loss", [])
+    if losses and not math.isfinite(float(losses[-1])):
+        good = resume.backup_epoch(backup_dir)
+        kept = (
+            f"the state after epoch {good} is kept in {backup_dir}; run the same command to retry from it, or"
+            if good else "no epoch had completed;"
+        )
+        raise TrainingDiverged(
+            f"training diverged: the loss became NaN or Inf in epoch {start_epoch + len(losses)}; "
+            f"{kept} lower --learning-rate and pass --overwrite to start again"
+        )
     test = model.evaluate(test_ds, return_dict=True, verbose=0)  # every worker takes part
     if chief:
         rd.save_model(model, out)
@@ -140,6 +152,10 @@ def run(args):
         f"run folder: {out}"
     )
     return metrics
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf; nothing was published."""
 
 
 def _write_pictures(model, data, out, seed):
