@@ -138,3 +138,29 @@ def test_backup_never_saves_a_diverged_epoch(tmp_path):
     restored = tiny_vae()
     restored.load_weights(tmp_path / "backup" / "latest.weights.h5")
     assert all(np.all(np.isfinite(w)) for w in restored.get_weights())
+
+
+def test_an_unreadable_latest_backup_falls_back_to_the_epoch_before(tmp_path):
+    import tensorflow as tf
+
+    from conftest import tiny_vae, uniform_data
+    from kvae.cli import resume
+
+    model = tiny_vae()
+    backup_dir = tmp_path / "backup"
+    snapshots = []
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append(model.get_weights())
+
+    model.fit(uniform_data(16), batch_size=8, epochs=2, verbose=0,
+              callbacks=[resume.finite_backup(backup_dir), Snapshot()])
+    assert resume.backup_epoch(backup_dir) == 2
+    latest = backup_dir / "latest.weights.h5"
+    latest.write_bytes(latest.read_bytes()[:100])  # as if killed while writing it
+
+    restored, _, epoch = resume.restore(tiny_vae, tf.distribute.get_strategy(), backup_dir)
+    assert epoch == 1
+    for a, b in zip(snapshots[0], restored.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -51,6 +51,18 @@ def run(args):
         )
     if args.binarize and args.likelihood != "bernoulli":
         raise ValueError(f"--binarize needs --likelihood bernoulli, received: {args.likelihood}")
+    if args.likelihood == "bernoulli":
+        low, high = float(data.x_train.min()), float(data.x_train.max())
+        if low < 0 or high > 1:
+            raise ValueError(
+                f"--likelihood bernoulli needs --data with values in [0, 1], received values in "
+                f"[{low:.4g}, {high:.4g}]; use --likelihood gaussian or gaussian_fixed"
+            )
+    if args.batch_size > len(data.x_train):
+        raise ValueError(
+            f"--batch-size must be at most the number of training examples ({len(data.x_train)}), "
+            f"received: {args.batch_size}"
+        )
     epochs = args.epochs or DEFAULT_EPOCHS.get(data.name, OTHER_EPOCHS)
     config = _run_config(args, data, epochs)
 
