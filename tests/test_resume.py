@@ -3,6 +3,7 @@
 import csv
 import json
 import sys
+import time
 
 import keras
 import numpy as np
@@ -164,3 +165,38 @@ def test_an_unreadable_latest_backup_falls_back_to_the_epoch_before(tmp_path):
     assert epoch == 1
     for a, b in zip(snapshots[0], restored.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.e2e
+def test_soak_repeated_kills_end_with_every_epoch_once_and_a_finite_loss(tmp_path):
+    """3,600 steps (20 epochs × 180), SIGKILLed three times at different points and restarted."""
+    import random
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "kvae", "train", "--out", str(out), "--epochs", "20", "--batch-size", "8",
+            "--hidden", "16", "--latent-dim", "2", "--seed", "5", "--verbose", "0"]
+    rng = random.Random(0)
+    for cycle in range(3):
+        process = start(args, tmp_path / f"cycle-{cycle}.log")
+        target = len(_epochs(out)) + rng.randint(1, 3)
+        wait_for(lambda: len(_epochs(out)) >= target, [process], timeout=120, what=f"epoch {target}")
+        time.sleep(rng.uniform(0.0, 0.3))  # land anywhere in the epoch, backups included
+        kill(process)
+        assert not (out / "model.keras").exists()
+    assert run_all([start(args, tmp_path / "final.log")], timeout=300) == [0], (tmp_path / "final.log").read_text()[-2000:]
+    assert _epochs(out) == list(range(20))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 20 and np.isfinite(metrics["test_neg_elbo"])
+    with open(out / "history.csv") as f:
+        assert all(np.isfinite(float(row["loss"])) for row in csv.DictReader(f))
+
+
+def test_history_is_cut_back_to_the_resumed_epoch_and_torn_rows_dropped(tmp_path):
+    from kvae.cli import resume
+
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,loss,kl\n0,3.5,1.0\n1,3.0,0.9\n2,2.5,0.8\n3,2.")  # last row torn by a kill
+    resume.truncate_history(path, 2)
+    assert path.read_text() == "epoch,loss,kl\n0,3.5,1.0\n1,3.0,0.9\n"
+    resume.truncate_history(path, 0)
+    assert not path.exists()

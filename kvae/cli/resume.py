@@ -44,7 +44,9 @@ def truncate_history(path, start_epoch):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
         fields = rows[0].keys() if rows else None
-    kept = [r for r in rows if int(r["epoch"]) < start_epoch]
+    # A row cut short by a kill mid-write has missing fields: drop it too.
+    complete = [r for r in rows if None not in r.values() and r.get("epoch", "").isdigit()]
+    kept = [r for r in complete if int(r["epoch"]) < start_epoch]
     if not kept:
         path.unlink()
         return
