@@ -10,6 +10,7 @@ import tensorflow_probability as tfp
 
 from kvae import distribute
 from kvae import likelihoods as likelihoods_lib
+from kvae.data.splits import check_examples
 
 tfd = tfp.distributions
 
@@ -239,6 +240,25 @@ class VAE(keras.Model):
         }
 
     # --- Training ---------------------------------------------------------------
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self._check_array(x)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._check_array(x)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def _check_array(self, x):
+        # NumPy input is checked on the host, once, before any step runs; a
+        # tf.data pipeline is the caller's (kvae.data.make_dataset checks its own).
+        if isinstance(x, np.ndarray):
+            check_examples(x, "x")
+            if getattr(self, "event_shape", None) is not None and x.shape[1:] != self.event_shape:
+                raise ValueError(
+                    f"`x` must have shape (n,) + {self.event_shape}, received shape {x.shape}"
+                )
+            self.likelihood.check_data(x, "x")
 
     @property
     def metrics(self):

@@ -49,3 +49,47 @@ def test_cli_bad_input(tmp_path, capsys, monkeypatch, argv, message):
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert err.startswith(f"kvae {argv[0]}: error: ") and message in err
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+# --- The Python API -----------------------------------------------------------
+
+import kvae  # noqa: E402
+from conftest import tiny_vae  # noqa: E402
+
+API_CASES = [
+    ("fit", np.full((4, 4, 4, 1), 1.5, "float32"), r"`x` must be in \[0, 1\] for the Bernoulli likelihood, received values in \[1.5, 1.5\]"),
+    ("fit", np.full((4, 4, 4, 1), np.nan, "float32"), r"`x` must hold finite values, received NaN or Inf"),
+    ("fit", np.zeros((0, 4, 4, 1), "float32"), r"`x` must hold at least one example, received shape \(0, 4, 4, 1\)"),
+    ("fit", np.array([["a"] * 16] * 2), r"`x` must hold numbers \(uint8, int or float\), received dtype <U1"),
+    ("fit", np.zeros((4, 16), "float32"), r"`x` must have shape \(n,\) \+ \(4, 4, 1\), received shape \(4, 16\)"),
+    ("evaluate", np.full((4, 4, 4, 1), -0.5, "float32"), r"`x` must be in \[0, 1\] for the Bernoulli likelihood"),
+    ("evaluate", np.zeros(4, "float32"), r"`x` must have shape \(n, ...\) with n examples, received shape \(4,\)"),
+    ("make_dataset", np.array([object(), object()]), r"`x` must hold numbers \(uint8, int or float\), received dtype object"),
+    ("make_dataset", np.zeros((0, 3), "float32"), r"`x` must hold at least one example"),
+    ("make_dataset", np.array([[np.inf, 0.0]], "float32"), r"`x` must hold finite values, received NaN or Inf"),
+    ("make_dataset_binarize", np.full((2, 3), 2.0, "float32"), r"`x` must be in \[0, 1\] to binarize, received values in \[2, 2\]"),
+]
+
+
+@pytest.mark.parametrize("method, x, message", API_CASES, ids=[f"{c[0]} #{i}" for i, c in enumerate(API_CASES)])
+def test_api_bad_input(method, x, message):
+    model = tiny_vae()
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=message):
+        if method == "fit":
+            model.fit(x, batch_size=2, epochs=1, verbose=0)
+        elif method == "evaluate":
+            model.evaluate(x, verbose=0)
+        elif method == "make_dataset":
+            kvae.data.make_dataset(x, batch_size=2)
+        else:
+            kvae.data.make_dataset(x, batch_size=2, binarize=True)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # nothing changed
+    assert int(model.optimizer.iterations.numpy()) == 0
+
+
+def test_gaussian_likelihoods_accept_any_finite_values():
+    model = tiny_vae(likelihood="gaussian")
+    history = model.fit(np.full((4, 4, 4, 1), -3.0, "float32"), batch_size=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])

@@ -4,6 +4,8 @@ import math
 
 import tensorflow as tf
 
+from kvae.data.splits import check_examples
+
 # "Forever" for an epoch stream; far beyond any real run, and fits in int64.
 _LAST_EPOCH = 2**40
 
@@ -53,6 +55,11 @@ def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False, start_
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"`batch_size` must be a positive integer, received: {batch_size!r}")
+    x = check_examples(x, "x")
+    if binarize and (x.min() < 0 or x.max() > 1):
+        raise ValueError(
+            f"`x` must be in [0, 1] to binarize, received values in [{x.min():.4g}, {x.max():.4g}]"
+        )
     if start_epoch is None:
         ds = _one_pass(x, batch_size, shuffle, binarize, seed)
     else:

@@ -32,6 +32,9 @@ class Likelihood(keras.layers.Layer):
         event_shape = tuple(event_shape)
         return event_shape[:-1] + (event_shape[-1] * self.num_params,)
 
+    def check_data(self, x, argument="x"):
+        """Raises if NumPy data `x` is outside this likelihood's support (no-op by default)."""
+
     def distribution(self, params):
         """Returns p(x|z) for a batch of decoder outputs `params`."""
         raise NotImplementedError
