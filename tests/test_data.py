@@ -190,3 +190,9 @@ def test_dynamic_binarisation_draws_fresh_bernoulli_values_each_epoch():
 def test_make_dataset_rejects_bad_batch_size(batch_size):
     with pytest.raises(ValueError, match=r"`batch_size` must be a positive integer, received: "):
         kvae.data.make_dataset(np.zeros((4, 2), "float32"), batch_size)
+
+
+def test_values_too_large_for_float32_are_refused(tmp_path):
+    np.save(tmp_path / "huge.npy", np.full((3, 2), 1e300))
+    with pytest.raises(ValueError, match=r"`data` must hold values that fit in float32, received larger ones"):
+        kvae.data.load(str(tmp_path / "huge.npy"))

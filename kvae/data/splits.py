@@ -41,23 +41,18 @@ def as_examples(array, argument):
     uint8 arrays are scaled to [0, 1]; `(n, h, w)` images get a channel axis.
     """
     array = np.asarray(array)
-    if array.dtype.kind not in "uif" or array.dtype == np.bool_:
-        raise ValueError(
-            f"`{argument}` must hold numbers (uint8, int or float), received dtype {array.dtype}"
-        )
     if array.ndim < 2 or array.ndim > 4:
         raise ValueError(
             f"`{argument}` must have shape (n, features), (n, h, w) or (n, h, w, c), "
             f"received shape {array.shape}"
         )
-    if len(array) == 0:
-        raise ValueError(f"`{argument}` must hold at least one example, received shape {array.shape}")
+    array = check_examples(array, argument)
     if array.dtype == np.uint8:
         array = array.astype(np.float32) / 255.0
     else:
         array = array.astype(np.float32)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"`{argument}` must hold finite values, received NaN or Inf")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"`{argument}` must hold values that fit in float32, received larger ones")
     if array.ndim == 3:
         array = array[..., np.newaxis]
     return array
