@@ -15,6 +15,10 @@ def _files(tmp_path):
     np.save(tmp_path / "empty.npy", np.zeros((0, 3), "float32"))
     (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 not really a zip")
     (tmp_path / "run_without_model").mkdir()
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (idx / name).write_bytes(b"\x00\x00\x08\x03\x00\x00\x00\x05")  # header promises data that is not there
 
 
 CASES = [
@@ -28,6 +32,7 @@ CASES = [
     (["train", "--data", "{tmp}/missing.npy"], "`data` file not found"),
     (["train", "--data", "{tmp}/data.csv"], "`data` must be one of ['digits', 'fashion_mnist'] or a path to a .npy/.npz file"),
     (["train", "--data", "{tmp}/small.npy", "--architecture", "conv", "--batch-size", "8"], "`input_shape` must be (height, width, channels) for the conv architecture, received: (6,)"),
+    (["train", "--data", "fashion_mnist", "--data-dir", "{tmp}/idx"], "train-images-idx3-ubyte is truncated: 8 bytes, its header needs 16"),
     (["train", "--strategy", "multi_worker"], "'multi_worker' needs $TF_CONFIG"),
     (["evaluate", "{tmp}/run_without_model"], "has no model.keras: expected a folder written by `kvae train`"),
     (["evaluate", "{tmp}/run_without_model", "--iw-samples", "0"], "--iw-samples must be an integer >= 1, received: 0"),

@@ -52,6 +52,8 @@ def read_idx(path):
             f"{_MAGIC[1]:#010x} (labels) or {_MAGIC[3]:#010x} (images)"
         )
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"IDX file {path} is truncated: {len(raw)} bytes, its header needs {header}")
     dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     if len(raw) != header + int(np.prod(dims)):
         raise ValueError(
