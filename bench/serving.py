@@ -22,26 +22,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
-def _inputs(signature, specs, batch, latent_dim):
-    rng = np.random.default_rng(0)
-    feeds = {}
-    for name, spec in specs.items():
-        if name == "seed":
-            feeds[name] = np.arange(batch, dtype=np.int64)
-        elif name == "num_samples":
-            feeds[name] = np.full(batch, 100, np.int32)
-        elif name == "z":
-            feeds[name] = rng.normal(size=(batch, latent_dim)).astype(np.float32)
-        else:
-            feeds[name] = rng.uniform(size=(batch,) + EVENT_SHAPE).astype(np.float32)
-    return feeds
-
-
-EVENT_SHAPE = (28, 28, 1)
-
-
 def main(argv=None):
-    global EVENT_SHAPE
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--saved-model", default=None)
     parser.add_argument("--calls", type=int, default=200, help="timed calls per signature and batch size")
@@ -56,19 +37,17 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         path = args.saved_model
         if path is None:
-            model = kvae.build_vae(EVENT_SHAPE, 20, hidden_units=400, seed=0)
+            model = kvae.build_vae((28, 28, 1), 20, hidden_units=400, seed=0)
             path = str(kvae.export.export_saved_model(model, Path(tmp) / "vae"))
         loaded = tf.saved_model.load(path)
-        encode_spec = loaded.signatures["encode"].structured_input_signature[1]["x"]
         latent_dim = loaded.signatures["encode"].structured_outputs["mean"].shape[-1]
-        EVENT_SHAPE = tuple(loaded.signatures["generate"].structured_outputs["sample"].shape[1:])
-        assert encode_spec.shape.rank == 1 + len(EVENT_SHAPE)
+        event_shape = tuple(loaded.signatures["generate"].structured_outputs["sample"].shape[1:])
         rows = []
         for signature in kvae.export.SIGNATURES:
             fn = loaded.signatures[signature]
-            specs = fn.structured_input_signature[1]
             for batch in args.batch_sizes:
-                feeds = {k: tf.constant(v) for k, v in _inputs(signature, specs, batch, latent_dim).items()}
+                inputs = kvae.export.example_inputs(event_shape, latent_dim, batch, num_samples=100)
+                feeds = {k: tf.constant(v) for k, v in inputs[signature].items()}
                 for _ in range(5):  # warm-up
                     fn(**feeds)
                 times = []

@@ -254,10 +254,7 @@ class VAE(keras.Model):
         # tf.data pipeline is the caller's (kvae.data.make_dataset checks its own).
         if isinstance(x, np.ndarray):
             check_examples(x, "x")
-            if getattr(self, "event_shape", None) is not None and x.shape[1:] != self.event_shape:
-                raise ValueError(
-                    f"`x` must have shape (n,) + {self.event_shape}, received shape {x.shape}"
-                )
+            self._check_event_shape(tf.TensorShape(x.shape))
             self.likelihood.check_data(x, "x")
 
     @property
@@ -386,13 +383,16 @@ class VAE(keras.Model):
         x = tf.convert_to_tensor(x, dtype_hint=self.compute_dtype)
         if x.dtype != self.compute_dtype:
             x = tf.cast(x, self.compute_dtype)
-        event_shape = getattr(self, "event_shape", None)
-        if event_shape is not None and not x.shape[1:].is_compatible_with(event_shape):
-            raise ValueError(
-                f"`x` must have shape (batch,) + {event_shape}, "
-                f"received shape {tuple(x.shape)}"
-            )
+        self._check_event_shape(x.shape)
         return x
+
+    def _check_event_shape(self, shape):
+        # Unknown sizes (None) pass: exported signatures check them at run time.
+        event_shape = getattr(self, "event_shape", None)
+        if event_shape is not None and not shape[1:].is_compatible_with(event_shape):
+            raise ValueError(
+                f"`x` must have shape (batch,) + {event_shape}, received shape {tuple(shape)}"
+            )
 
     def _next_seed(self):
         # TFP's stateless samplers take an int32 seed of shape [2].

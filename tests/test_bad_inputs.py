@@ -66,7 +66,7 @@ API_CASES = [
     ("fit", np.full((4, 4, 4, 1), np.nan, "float32"), r"`x` must hold finite values, received NaN or Inf"),
     ("fit", np.zeros((0, 4, 4, 1), "float32"), r"`x` must hold at least one example, received shape \(0, 4, 4, 1\)"),
     ("fit", np.array([["a"] * 16] * 2), r"`x` must hold numbers \(uint8, int or float\), received dtype <U1"),
-    ("fit", np.zeros((4, 16), "float32"), r"`x` must have shape \(n,\) \+ \(4, 4, 1\), received shape \(4, 16\)"),
+    ("fit", np.zeros((4, 16), "float32"), r"`x` must have shape \(batch,\) \+ \(4, 4, 1\), received shape \(4, 16\)"),
     ("evaluate", np.full((4, 4, 4, 1), -0.5, "float32"), r"`x` must be in \[0, 1\] for the Bernoulli likelihood"),
     ("evaluate", np.zeros(4, "float32"), r"`x` must have shape \(n, ...\) with n examples, received shape \(4,\)"),
     ("make_dataset", np.array([object(), object()]), r"`x` must hold numbers \(uint8, int or float\), received dtype object"),

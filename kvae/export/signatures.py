@@ -3,8 +3,7 @@
 import keras
 import tensorflow as tf
 
-# Signatures and their inputs: (name, dtype, shape after the batch axis or
-# "event"/"latent"). The first is also exported as "serving_default".
+# The exported signatures; the first is also exported as "serving_default".
 SIGNATURES = ("encode", "decode", "reconstruct", "generate", "score", "score_k")
 
 

@@ -8,16 +8,23 @@ import tensorflow as tf
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 
 
-def example_inputs(model, batch_size=2):
-    """Small valid inputs for every signature (what warm-up sends)."""
-    x = np.full((batch_size,) + tuple(model.event_shape), 0.5, np.float32)
+def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4):
+    """Valid inputs for every signature (what warm-up and the latency bench send).
+
+    Args:
+        event_shape: tuple of int. Shape of one example.
+        latent_dim: int. Size of z.
+        batch_size: int. Rows per request.
+        num_samples: int. K for `score_k`.
+    """
+    x = np.full((batch_size,) + tuple(event_shape), 0.5, np.float32)
     return {
         "encode": {"x": x},
-        "decode": {"z": np.zeros((batch_size, model.latent_dim), np.float32)},
+        "decode": {"z": np.zeros((batch_size, latent_dim), np.float32)},
         "reconstruct": {"x": x},
         "generate": {"seed": np.arange(batch_size, dtype=np.int64)},
         "score": {"x": x},
-        "score_k": {"x": x, "num_samples": np.full((batch_size,), 4, np.int32)},
+        "score_k": {"x": x, "num_samples": np.full((batch_size,), num_samples, np.int32)},
     }
 
 
@@ -33,7 +40,7 @@ def write_warmup(saved_model_dir, model, model_name, batch_sizes=(1, 2)):
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
         for batch_size in batch_sizes:
-            for signature, inputs in example_inputs(model, batch_size).items():
+            for signature, inputs in example_inputs(model.event_shape, model.latent_dim, batch_size).items():
                 request = predict_pb2.PredictRequest(
                     model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
                 )
