@@ -5,14 +5,17 @@ import os
 # Keras 3 on TensorFlow; set before keras is first imported.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from kvae import callbacks  # noqa: E402
 from kvae import data  # noqa: E402
 from kvae import distribute  # noqa: E402
 from kvae import export  # noqa: E402
 from kvae import likelihoods  # noqa: E402
+from kvae import metrics  # noqa: E402
 from kvae import networks  # noqa: E402
+from kvae import plotting  # noqa: E402
 from kvae.model import VAE  # noqa: E402
 from kvae.networks import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "data", "distribute", "export", "likelihoods", "networks", "__version__"]
+__all__ = ["VAE", "build_vae", "callbacks", "data", "distribute", "export", "likelihoods", "metrics", "networks", "plotting", "__version__"]

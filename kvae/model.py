@@ -11,6 +11,7 @@ import tensorflow_probability as tfp
 from kvae import distribute
 from kvae import likelihoods as likelihoods_lib
 from kvae.data.splits import check_examples
+from kvae.metrics import ActiveUnits
 
 tfd = tfp.distributions
 
@@ -53,7 +54,11 @@ class VAE(keras.Model):
         likelihood: str or `kvae.likelihoods.Likelihood`. `"bernoulli"`,
             `"gaussian"`, `"gaussian_fixed"` or an instance.
         beta: float. Weight of the KL term, >= 0. Stored in a non-trainable
-            `keras.Variable` (`model.beta`) that callbacks may `.assign()`.
+            `keras.Variable` (`model.beta`) that callbacks may `.assign()`
+            (see `kvae.callbacks.KLWarmup`).
+        free_bits: float. The free-bits floor λ in nats per latent dimension,
+            >= 0 (0 = off). A non-trainable `keras.Variable`
+            (`model.free_bits`), so a schedule can change it during `fit`.
         seed: int or None. Seed of the reparameterisation noise.
         **kwargs: standard `keras.Model` arguments (`name`, ...).
 
@@ -68,7 +73,7 @@ class VAE(keras.Model):
     >>> x = np.random.default_rng(0).uniform(size=(32, 8, 8, 1)).astype("float32")
     >>> history = vae.fit(x, batch_size=16, epochs=1, verbose=0)
     >>> sorted(history.history)
-    ['elbo', 'kl', 'loss', 'reconstruction']
+    ['active_units', 'elbo', 'kl', 'loss', 'reconstruction']
     >>> vae.sample(3, seed=0).shape
     TensorShape([3, 8, 8, 1])
     """
@@ -81,6 +86,7 @@ class VAE(keras.Model):
         likelihood="bernoulli",
         beta=1.0,
         seed=None,
+        free_bits=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -90,6 +96,11 @@ class VAE(keras.Model):
             )
         if not (isinstance(beta, (int, float, np.floating)) and beta >= 0):
             raise ValueError(f"`beta` must be a float >= 0, received: {beta!r}")
+        if not (isinstance(free_bits, (int, float, np.floating)) and 0 <= free_bits < math.inf):
+            raise ValueError(
+                f"`free_bits` must be a finite float >= 0 (nats per latent dimension), "
+                f"received: {free_bits!r}"
+            )
 
         # === Layers ===
         self.encoder = encoder
@@ -100,11 +111,15 @@ class VAE(keras.Model):
         self.beta = keras.Variable(
             float(beta), trainable=False, dtype="float32", name="beta"
         )
+        self.free_bits = keras.Variable(
+            float(free_bits), trainable=False, dtype="float32", name="free_bits"
+        )
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.elbo_tracker = keras.metrics.Mean(name="elbo")
+        self.active_units_tracker = ActiveUnits(latent_dim, name="active_units")
 
         # === Config ===
         self.latent_dim = int(latent_dim)
@@ -264,6 +279,7 @@ class VAE(keras.Model):
             self.reconstruction_tracker,
             self.kl_tracker,
             self.elbo_tracker,
+            self.active_units_tracker,
         ]
 
     def elbo_terms(self, x, training=False):
@@ -274,38 +290,49 @@ class VAE(keras.Model):
         for the global batch and each replica takes its own rows, so an example
         gets the same ε however the batch is split across devices.
         """
-        posterior = self.encode(x, training=training)
-        normal = posterior.distribution
+        reconstruction, kl_per_dim, _ = self._terms(x, training)
+        return reconstruction, tf.reduce_sum(kl_per_dim, axis=-1)
+
+    def _terms(self, x, training):
+        # (−log p(x|z) [batch], KL_j [batch, latent_dim], μ(x) [batch, latent_dim])
+        normal = self.encode(x, training=training).distribution
         epsilon = _global_batch_normal(tf.shape(normal.loc), self._next_seed())
         z = normal.loc + normal.scale * epsilon  # reparameterised: z = μ + σ·ε
         reconstruction = -self.decode(z, training=training).log_prob(x)
-        kl = tfd.kl_divergence(posterior, self.prior)
-        return reconstruction, kl
+        kl_per_dim = tfd.kl_divergence(normal, self.prior.distribution)
+        return reconstruction, kl_per_dim, normal.loc
+
+    def _objective(self, reconstruction, kl_per_dim):
+        # −log p(x|z) + β Σ_j max(λ, KL_j): the per-example training loss.
+        floored = tf.maximum(kl_per_dim, tf.cast(self.free_bits, kl_per_dim.dtype))
+        return reconstruction + tf.cast(self.beta, kl_per_dim.dtype) * tf.reduce_sum(floored, axis=-1)
 
     def train_step(self, data):
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            reconstruction, kl = self.elbo_terms(x, training=True)
-            per_example_loss = reconstruction + self.beta * kl
+            reconstruction, kl_per_dim, loc = self._terms(x, training=True)
+            per_example_loss = self._objective(reconstruction, kl_per_dim)
             loss = _global_batch_mean(per_example_loss, sample_weight)
             loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
-        return self._update_metrics(per_example_loss, reconstruction, kl, sample_weight)
+        return self._update_metrics(per_example_loss, reconstruction, kl_per_dim, loc, sample_weight)
 
     def test_step(self, data):
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        reconstruction, kl = self.elbo_terms(x, training=False)
-        per_example_loss = reconstruction + self.beta * kl
-        return self._update_metrics(per_example_loss, reconstruction, kl, sample_weight)
+        reconstruction, kl_per_dim, loc = self._terms(x, training=False)
+        per_example_loss = self._objective(reconstruction, kl_per_dim)
+        return self._update_metrics(per_example_loss, reconstruction, kl_per_dim, loc, sample_weight)
 
-    def _update_metrics(self, per_example_loss, reconstruction, kl, sample_weight):
+    def _update_metrics(self, per_example_loss, reconstruction, kl_per_dim, loc, sample_weight):
         # Metrics get unscaled per-example values; Keras aggregates them across
         # replicas, so the logs do not depend on the replica count.
+        kl = tf.reduce_sum(kl_per_dim, axis=-1)
         self.loss_tracker.update_state(per_example_loss, sample_weight)
         self.reconstruction_tracker.update_state(reconstruction, sample_weight)
         self.kl_tracker.update_state(kl, sample_weight)
         self.elbo_tracker.update_state(-(reconstruction + kl), sample_weight)
+        self.active_units_tracker.update_state(tf.stop_gradient(loc), sample_weight)
         return distribute.step_outputs({m.name: m.result() for m in self.metrics})
 
     # --- Evaluation -------------------------------------------------------------
@@ -426,6 +453,7 @@ class VAE(keras.Model):
                 "likelihood": keras.saving.serialize_keras_object(self.likelihood),
                 "beta": float(keras.ops.convert_to_numpy(self.beta)),
                 "seed": self.seed,
+                "free_bits": float(keras.ops.convert_to_numpy(self.free_bits)),
             }
         )
         return config

@@ -11,7 +11,7 @@ import tensorflow as tf
 import kvae
 from conftest import tiny_vae, uniform_data
 
-METRICS = ["elbo", "kl", "loss", "reconstruction"]
+METRICS = ["active_units", "elbo", "kl", "loss", "reconstruction"]
 
 
 def test_fit_on_tf_data_and_on_numpy_log_the_same_metrics():

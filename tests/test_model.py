@@ -70,7 +70,7 @@ def test_step_metrics_are_per_example_and_loss_uses_beta():
     model = tiny_vae(beta=0.25)
     x = uniform_data(16)
     logs = model.evaluate(x, batch_size=16, return_dict=True, verbose=0)
-    assert sorted(logs) == ["elbo", "kl", "loss", "reconstruction"]
+    assert sorted(logs) == ["active_units", "elbo", "kl", "loss", "reconstruction"]
     assert logs["loss"] == pytest.approx(logs["reconstruction"] + 0.25 * logs["kl"], rel=1e-5)
     assert logs["elbo"] == pytest.approx(-(logs["reconstruction"] + logs["kl"]), rel=1e-5)
     # 16 Bernoulli pixels near p=0.5: about 16·log 2 = 11.1 nats per example, not per pixel or batch.

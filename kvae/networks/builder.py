@@ -17,6 +17,7 @@ def build_vae(
     beta=1.0,
     filters=(32, 64),
     seed=None,
+    free_bits=0.0,
     name="vae",
 ):
     """Returns a built `kvae.VAE` with matching encoder and decoder.
@@ -31,14 +32,15 @@ def build_vae(
         beta: float. KL weight, >= 0.
         filters: tuple of int. Conv filters of the encoder (decoder: reversed).
         seed: int or None. Seed of the model's sampling noise.
+        free_bits: float. Free-bits floor λ in nats per latent dimension, >= 0.
         name: str. Model name.
 
     Example:
 
-    >>> import kvae
+    >>> import math, kvae
     >>> vae = kvae.build_vae((28, 28, 1), latent_dim=20, hidden_units=400)
-    >>> vae.built, vae.count_params()
-    (True, 652825)
+    >>> vae.built, sum(math.prod(w.shape) for w in vae.trainable_weights)
+    (True, 652824)
     """
     if architecture not in ARCHITECTURES:
         raise ValueError(
@@ -62,5 +64,6 @@ def build_vae(
         encoder = conv_encoder(input_shape, latent_dim, filters, hidden_units)
         decoder = conv_decoder(latent_dim, params_shape, filters[::-1], hidden_units[::-1])
     return VAE(
-        encoder, decoder, latent_dim, likelihood=likelihood, beta=beta, seed=seed, name=name
+        encoder, decoder, latent_dim, likelihood=likelihood, beta=beta, seed=seed,
+        free_bits=free_bits, name=name,
     )

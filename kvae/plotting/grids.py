@@ -1,4 +1,4 @@
-"""PNG pictures of examples: sample grids and input/reconstruction pairs."""
+"""Pictures of examples: tiled uint8 grids, exact-size PNGs, titled figures."""
 
 import math
 import os
@@ -21,6 +21,54 @@ def _as_images(examples):
     return x.reshape(len(x), 1, x.shape[1])
 
 
+def tile(examples, columns=8, pad=1, value_range=(0.0, 1.0)):
+    """Tiles examples into one uint8 picture `[height, width, channels]`.
+
+    Each example is one cell; cells are separated by `pad` pixels of white.
+    Values are mapped linearly from `value_range` to 0..255 (and clipped), so
+    the same model output gives the same picture in a PNG and in TensorBoard.
+
+    Args:
+        examples: array `[n, h, w]`, `[n, h, w, c]` (c = 1 or 3) or `[n, d]`
+            (square d becomes a square cell, else a strip of height 1).
+        columns: int. Cells per row.
+        pad: int. Pixels between cells and around the grid.
+        value_range: pair of float. Values shown as black and as white.
+
+    Example:
+
+    >>> import numpy as np, kvae
+    >>> kvae.plotting.tile(np.zeros((10, 28, 28, 1)), columns=8).shape
+    (59, 233, 1)
+    """
+    low, high = value_range
+    x = (np.asarray(examples, dtype=np.float32) - low) / (high - low)
+    images = _as_images(x)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    n, h, w, c = images.shape
+    columns = max(1, min(int(columns), n))
+    rows = -(-n // columns)
+    grid = np.ones((rows * (h + pad) + pad, columns * (w + pad) + pad, c), np.float32)
+    for i, image in enumerate(images):
+        top, left = pad + (i // columns) * (h + pad), pad + (i % columns) * (w + pad)
+        grid[top : top + h, left : left + w] = image
+    return np.round(grid * 255).astype(np.uint8)
+
+
+def save_png(path, image):
+    """Writes a uint8 picture `[height, width, 1 or 3]` to `path`, pixel for pixel.
+
+    Written under a temporary name and renamed, so a reader never sees half a PNG.
+    """
+    import tensorflow as tf
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    tmp.write_bytes(tf.io.encode_png(np.asarray(image, np.uint8)).numpy())
+    os.replace(tmp, path)
+
+
 def save_grid(path, rows, titles=None, cell_inches=0.6):
     """Writes `rows` (a list of example arrays, one per grid row) to a PNG.
 
@@ -37,7 +85,7 @@ def save_grid(path, rows, titles=None, cell_inches=0.6):
 
     Example:
 
-    >>> import numpy as np, kvae.plotting, tempfile, os
+    >>> import numpy as np, kvae, tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "grid.png")
     >>> kvae.plotting.save_grid(path, [np.zeros((4, 8, 8, 1))])
     >>> os.path.getsize(path) > 0

@@ -1,0 +1,16 @@
+"""Keras callbacks for VAE training: KL annealing, image and latent-space logging."""
+
+from kvae.callbacks.image_logger import ImageLogger
+from kvae.callbacks.latent_plots import LatentScatter, LatentTraversal
+from kvae.callbacks.pictures import PictureCallback
+from kvae.callbacks.schedules import CyclicalKLAnnealing, KLWarmup, VariableSchedule
+
+__all__ = [
+    "CyclicalKLAnnealing",
+    "ImageLogger",
+    "KLWarmup",
+    "LatentScatter",
+    "LatentTraversal",
+    "PictureCallback",
+    "VariableSchedule",
+]

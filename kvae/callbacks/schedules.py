@@ -1,0 +1,171 @@
+"""KL annealing: callbacks that set the model's β (or free-bits floor) from a schedule."""
+
+import math
+
+import keras
+
+UNITS = ("step", "epoch")
+VARIABLES = ("beta", "free_bits")
+
+
+class VariableSchedule(keras.callbacks.Callback):
+    """Sets one of the VAE's schedule Variables from `schedule(t)` during `fit`.
+
+    `t` is the global step (`model.optimizer.iterations`, so a resumed run
+    continues the schedule where it stopped) or the epoch index. The value is
+    assigned to the model's non-trainable `keras.Variable` before each step or
+    epoch (a Variable, not a Python float, so the compiled step reads the new
+    value without re-tracing) and added to the epoch logs under the
+    variable's name, like `keras.callbacks.LearningRateScheduler` does: put
+    this callback before `CSVLogger` or `TensorBoard` in the list for them to
+    record it. With `steps_per_execution = k`, the value changes every k steps.
+
+    Args:
+        schedule: callable. `t` (int) → value (float >= 0).
+        variable: str. `"beta"` (the KL weight) or `"free_bits"` (the floor λ
+            in nats per latent dimension).
+        unit: str. `"step"` or `"epoch"`.
+
+    Example:
+
+    >>> import numpy as np, keras, kvae
+    >>> vae = kvae.build_vae((4,), latent_dim=2, hidden_units=8, likelihood="gaussian_fixed")
+    >>> vae.compile(optimizer="adam")
+    >>> halve = kvae.callbacks.VariableSchedule(lambda epoch: 0.5 ** epoch, unit="epoch")
+    >>> history = vae.fit(np.zeros((8, 4), "float32"), epochs=3, verbose=0, callbacks=[halve])
+    >>> history.history["beta"]
+    [1.0, 0.5, 0.25]
+    """
+
+    def __init__(self, schedule, variable="beta", unit="step"):
+        super().__init__()
+        if not callable(schedule):
+            raise ValueError(f"`schedule` must be callable (t -> value), received: {schedule!r}")
+        if variable not in VARIABLES:
+            raise ValueError(f"`variable` must be one of {list(VARIABLES)}, received: {variable!r}")
+        if unit not in UNITS:
+            raise ValueError(f"`unit` must be one of {list(UNITS)}, received: {unit!r}")
+        self.schedule = schedule
+        self.variable = variable
+        self.unit = unit
+
+    def _target(self):
+        target = getattr(self.model, self.variable, None)
+        if not isinstance(target, keras.Variable):
+            raise ValueError(
+                f"`{type(self).__name__}` needs a model with a `{self.variable}` keras.Variable "
+                f"(a kvae.VAE), received a {type(self.model).__name__}"
+            )
+        return target
+
+    def _set(self, t):
+        value = float(self.schedule(int(t)))
+        if not (value >= 0 and math.isfinite(value)):
+            raise ValueError(
+                f"`schedule` must return a finite value >= 0 for `{self.variable}`, "
+                f"received {value!r} at {self.unit} {int(t)}"
+            )
+        self._target().assign(value)
+
+    def on_train_begin(self, logs=None):
+        self._target()  # fail before the first step, not in it
+        if self.unit == "step":
+            self._set(self.model.optimizer.iterations.numpy())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.unit == "epoch":
+            self._set(epoch)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.unit == "step":
+            self._set(self.model.optimizer.iterations.numpy())
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs[self.variable] = float(self._target().numpy())
+
+
+class KLWarmup(VariableSchedule):
+    """Linear KL warm-up: β goes from `start` to `end` over `duration` steps (or epochs).
+
+        β(t) = start + (end − start) · min(1, t / duration)
+
+    The usual remedy for posterior collapse (Bowman et al., 2016; Sønderby et
+    al., 2016): early on the decoder learns to use z before the KL term pulls
+    q(z|x) onto the prior. Train past the warm-up with β = 1 before reading
+    the ELBO as a bound on log p(x).
+
+    Args:
+        duration: int. Steps (or epochs) to reach `end`, > 0.
+        start: float. β at t = 0, >= 0.
+        end: float. β from t = duration on, >= 0.
+        unit: str. `"step"` (default) or `"epoch"`.
+        variable: str. `"beta"` (default) or `"free_bits"`.
+
+    Example:
+
+    >>> import kvae
+    >>> warmup = kvae.callbacks.KLWarmup(duration=4)
+    >>> [warmup.schedule(t) for t in range(6)]
+    [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(self, duration, start=0.0, end=1.0, unit="step", variable="beta"):
+        _check_positive_int(duration, "duration")
+        _check_non_negative(start, "start")
+        _check_non_negative(end, "end")
+        self.duration, self.start, self.end = int(duration), float(start), float(end)
+        super().__init__(self._value, variable=variable, unit=unit)
+
+    def _value(self, t):
+        return self.start + (self.end - self.start) * min(1.0, t / self.duration)
+
+
+class CyclicalKLAnnealing(VariableSchedule):
+    """Cyclical annealing (Fu et al., 2019): repeated linear ramps of β.
+
+    Within each cycle of `period` steps (or epochs), β rises linearly from
+    `low` to `high` over the first `ratio` of the cycle and stays at `high`
+    for the rest:
+
+        τ = (t mod period) / period,   β(t) = low + (high − low) · min(1, τ / ratio)
+
+    Args:
+        period: int. Length of one cycle, > 0.
+        ratio: float. Fraction of the cycle spent rising, in (0, 1].
+        low: float. β at the start of each cycle, >= 0.
+        high: float. β at the plateau, >= 0.
+        unit: str. `"step"` (default) or `"epoch"`.
+        variable: str. `"beta"` (default) or `"free_bits"`.
+
+    Example:
+
+    >>> import kvae
+    >>> cycles = kvae.callbacks.CyclicalKLAnnealing(period=4, ratio=0.5)
+    >>> [cycles.schedule(t) for t in range(8)]
+    [0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0, 1.0]
+    """
+
+    def __init__(self, period, ratio=0.5, low=0.0, high=1.0, unit="step", variable="beta"):
+        _check_positive_int(period, "period")
+        if not (isinstance(ratio, (int, float)) and 0 < ratio <= 1):
+            raise ValueError(f"`ratio` must be a number in (0, 1], received: {ratio!r}")
+        _check_non_negative(low, "low")
+        _check_non_negative(high, "high")
+        self.period, self.ratio = int(period), float(ratio)
+        self.low, self.high = float(low), float(high)
+        super().__init__(self._value, variable=variable, unit=unit)
+
+    def _value(self, t):
+        tau = (t % self.period) / self.period
+        return self.low + (self.high - self.low) * min(1.0, tau / self.ratio)
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer, received: {value!r}")
+
+
+def _check_non_negative(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < math.inf):
+        raise ValueError(f"`{name}` must be a finite number >= 0, received: {value!r}")

@@ -1,0 +1,55 @@
+"""Training curves of a run: one panel per metric, train and validation."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+# Panels in this order when present in the history.
+PANELS = ("loss", "reconstruction", "kl", "active_units", "beta", "free_bits")
+
+
+def save_training_curves(path, history):
+    """Plots a Keras history (`{metric: [value per epoch]}`) to a PNG.
+
+    One panel per metric of `PANELS` present in `history`, with `val_<metric>`
+    on the same axes; epochs are counted from 1.
+
+    Args:
+        path: str. The `.png` to write (atomically).
+        history: dict of lists, e.g. `model.fit(...).history` or a CSVLogger file
+            read back.
+
+    Example:
+
+    >>> import kvae, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "curves.png")
+    >>> kvae.plotting.save_training_curves(path, {"loss": [3.0, 2.0], "val_loss": [3.5, 2.5]})
+    ['loss']
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [name for name in PANELS if name in history]
+    if not panels:
+        raise ValueError(f"`history` must hold at least one of {list(PANELS)}, received keys {sorted(history)}")
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.8), dpi=100, squeeze=False)
+    for ax, name in zip(axes[0], panels):
+        for key, style in ((name, "-"), (f"val_{name}", "--")):
+            if key in history:
+                values = np.asarray(history[key], dtype=float)
+                ax.plot(np.arange(1, len(values) + 1), values, style, label="validation" if key != name else "train")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if f"val_{name}" in history:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return panels
