@@ -22,7 +22,8 @@ def run_dir(tmp_path_factory):
 
 def test_train_writes_a_complete_run_folder(run_dir):
     assert sorted(p for p in os.listdir(run_dir) if not p.startswith(".")) == [
-        "config.json", "history.csv", "metrics.json", "model.keras", "reconstructions.png", "samples.png",
+        "config.json", "curves.png", "history.csv", "latent.png", "manifold.png", "metrics.json", "model.keras",
+        "reconstructions.png", "report.md", "samples.png",
     ]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and metrics["train_examples"] == 1437
@@ -56,6 +57,51 @@ def test_evaluate_reports_elbo_and_importance_sampled_nll(run_dir, capsys):
     assert result["iw_samples"] == 20 and result["test_examples"] == 360
     assert result["test_nll"] <= result["test_neg_elbo"] + 0.05
     assert result["test_nll_bits_per_dim"] == pytest.approx(result["test_nll"] / (64 * np.log(2)))
+    assert result["test_neg_elbo"] == pytest.approx(result["test_reconstruction"] + result["test_kl"], rel=1e-5)
+    assert 0 < result["test_neg_elbo_stderr"] < 2 and 0 < result["test_nll_stderr"] < 2
+    assert result["active_units"] in (0, 1, 2) and result["latent_dim"] == 2
+    assert f"active units {result['active_units']} of 2" in out
+
+
+def test_report_lists_metrics_and_embeds_every_picture(run_dir, capsys):
+    main(["evaluate", str(run_dir), "--iw-samples", "5", "--max-examples", "50"])
+    assert main(["report", str(run_dir)]) == 0
+    report = (run_dir / "report.md").read_text()
+    for picture in ("curves.png", "samples.png", "reconstructions.png", "latent.png", "manifold.png"):
+        assert f"]({picture})" in report and (run_dir / picture).stat().st_size > 1000
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    assert evaluation["test_examples"] == 50
+    assert "## evaluation.json" in report and f"| test_nll | {evaluation['test_nll']:.4g} |" in report
+    assert "## metrics.json" in report and "data **digits** (1437 train / 360 test, 8×8×1)" in report
+    # The manifold of a 2-D latent space: 15×15 cells of 8×8 pixels.
+    assert Image.open(run_dir / "manifold.png").size == (15 * 9 + 1, 15 * 9 + 1)
+    # Training curves: a panel per logged metric (loss, reconstruction, kl, active_units).
+    assert Image.open(run_dir / "curves.png").size == (4 * 320, 280)
+
+
+def test_train_with_warmup_free_bits_images_and_tensorboard(tmp_path):
+    import tensorflow as tf
+
+    out = tmp_path / "run"
+    args = ["train", "--out", str(out), "--epochs", "2", "--hidden", "16", "--latent-dim", "3", "--verbose", "0",
+            "--kl-warmup", "2", "--free-bits", "0.1", "--image-every", "1", "--tensorboard"]
+    assert main(args) == 0
+    with open(out / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    # 12 steps per epoch; β is set before each step, logged after the last: 11/24, 23/24.
+    assert [float(r["beta"]) for r in rows] == pytest.approx([11 / 24, 23 / 24])
+    assert json.loads((out / "config.json").read_text())["free_bits"] == 0.1
+    assert sorted(p.name for p in (out / "images").iterdir()) == [
+        "reconstructions_epoch_0001.png", "reconstructions_epoch_0002.png",
+        "samples_epoch_0001.png", "samples_epoch_0002.png",
+    ]
+    tags = set()
+    for path in (out / "tensorboard").rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags |= {v.tag for v in event.summary.value}
+    assert {"samples", "reconstructions", "epoch_loss", "epoch_beta"} <= tags
+    assert (out / "traversal.png").is_file() and not (out / "manifold.png").exists()
+    assert "KL warm-up over 2 epochs; free bits 0.1 nats/dim." in (out / "report.md").read_text()
 
 
 def test_sample_writes_a_grid(run_dir, tmp_path, capsys):

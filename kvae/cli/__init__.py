@@ -1,18 +1,18 @@
-"""The `kvae` command line: `train`, `evaluate`, `sample`, `export`."""
+"""The `kvae` command line: `train`, `evaluate`, `report`, `sample`, `export`."""
 
 import argparse
 import sys
 
-from kvae.cli import evaluate, export, sample, train
+from kvae.cli import evaluate, export, report, sample, train
 
-_COMMANDS = {"train": train, "evaluate": evaluate, "sample": sample, "export": export}
+_COMMANDS = {"train": train, "evaluate": evaluate, "report": report, "sample": sample, "export": export}
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="kvae", description="Train, evaluate and sample variational autoencoders."
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,sample,export}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,report,sample,export}")
     sub.required = True
     for name, module in _COMMANDS.items():
         module.add_arguments(sub.add_parser(name, help=module.HELP, description=module.HELP))

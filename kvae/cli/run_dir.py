@@ -22,6 +22,14 @@ def write_json(path, payload):
     os.replace(tmp, path)
 
 
+def write_text(path, text):
+    """Writes text under a temporary name, then renames."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text if text.endswith("\n") else text + "\n")
+    os.replace(tmp, path)
+
+
 def save_model(model, run_dir):
     # Keras insists on the ".keras" suffix, so the temporary name keeps it.
     tmp = Path(run_dir) / f".tmp-{MODEL}"

@@ -5,7 +5,7 @@ import shutil
 import time
 from pathlib import Path
 
-from kvae.cli import resume
+from kvae.cli import report, resume
 from kvae.cli import run_dir as rd
 
 HELP = "Train a VAE and write a run folder (model, history, PNGs, metrics)."
@@ -25,6 +25,14 @@ def add_arguments(p):
     p.add_argument("--architecture", choices=["mlp", "conv"], default="mlp")
     p.add_argument("--likelihood", choices=["bernoulli", "gaussian", "gaussian_fixed"], default="bernoulli")
     p.add_argument("--beta", type=_non_negative_float, default=1.0, help="weight of the KL term")
+    p.add_argument("--kl-warmup", type=_non_negative_int, default=0, metavar="EPOCHS",
+                   help="raise β linearly from 0 to --beta over this many epochs, step by step (default 0: off)")
+    p.add_argument("--free-bits", type=_non_negative_float, default=0.0,
+                   help="free-bits floor λ on each latent dimension's KL, nats (default 0: off)")
+    p.add_argument("--image-every", type=_non_negative_int, default=0, metavar="EPOCHS",
+                   help="write sample and reconstruction grids to RUN_DIR/images every N epochs (default 0: off)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard logs (scalars, and images with --image-every) to RUN_DIR/tensorboard")
     p.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam learning rate")
     p.add_argument("--binarize", action="store_true", help="dynamic binarisation of the training data (Bernoulli)")
     p.add_argument("--seed", type=int, default=0)
@@ -88,6 +96,7 @@ def run(args):
                 likelihood=args.likelihood,
                 beta=args.beta,
                 seed=args.seed,
+                free_bits=args.free_bits,
             )
             model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
         return model
@@ -104,13 +113,25 @@ def run(args):
         data.x_train, args.batch_size, shuffle=True, seed=args.seed,
         binarize=args.binarize, start_epoch=start_epoch,
     )
-    test_ds = kvae.data.make_dataset(data.x_test, args.batch_size)
+    # Binarised training data is evaluated on a fixed binarisation of the test set.
+    x_test = kvae.data.binarize(data.x_test, seed=0) if args.binarize else data.x_test
+    test_ds = kvae.data.make_dataset(x_test, args.batch_size)
     callbacks = [backup, keras.callbacks.TerminateOnNaN()]
+    if args.kl_warmup:
+        # Before the loggers, which then record β.
+        callbacks.append(kvae.callbacks.KLWarmup(duration=args.kl_warmup * steps, end=args.beta))
     if chief:
         out.mkdir(parents=True, exist_ok=True)
         rd.write_json(out / rd.CONFIG, config)
         resume.truncate_history(out / rd.HISTORY, start_epoch)
         callbacks.append(keras.callbacks.CSVLogger(str(out / rd.HISTORY), append=True))
+    log_dir = out / "tensorboard" if args.tensorboard else None
+    if args.tensorboard and chief:
+        callbacks.append(keras.callbacks.TensorBoard(str(log_dir)))
+    if args.image_every:
+        callbacks.append(kvae.callbacks.ImageLogger(
+            x_test[:16], every=args.image_every, seed=args.seed, out_dir=out / "images", log_dir=log_dir,
+        ))
 
     start = time.perf_counter()
     history = model.fit(
@@ -154,10 +175,11 @@ def run(args):
         "test_reconstruction": test["reconstruction"],
         "test_kl": test["kl"],
         "test_loss": test["loss"],
+        "test_active_units": int(test["active_units"]),
         "replicas": strategy.num_replicas_in_sync,
     }
-    _write_pictures(model, data, out, args.seed)
     rd.write_json(out / rd.METRICS, metrics)
+    report.write_report(out, model, data, x_test, seed=args.seed)
     print(
         f"test -ELBO {metrics['test_neg_elbo']:.2f} nats "
         f"(reconstruction {metrics['test_reconstruction']:.2f}, KL {metrics['test_kl']:.2f}); "
@@ -170,22 +192,8 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or Inf; nothing was published."""
 
 
-def _write_pictures(model, data, out, seed):
-    import numpy as np
-
-    from kvae import plotting
-
-    n = min(10, len(data.x_test))
-    plotting.save_samples(out / rd.SAMPLES, np.asarray(model.sample(64, seed=seed)))
-    plotting.save_grid(
-        out / rd.RECONSTRUCTIONS,
-        [data.x_test[:n], np.asarray(model.reconstruct(data.x_test[:n]))],
-        titles=["inputs", "reconstructions"],
-    )
-
-
 def _run_config(args, data, epochs):
-    skip = ("command", "overwrite", "verbose", "strategy", "backup_dir")
+    skip = ("command", "overwrite", "verbose", "strategy", "backup_dir", "image_every", "tensorboard")
     config = {k: v for k, v in vars(args).items() if k not in skip}
     config.update(epochs=epochs, data_name=data.name, event_shape=list(data.event_shape))
     return config
@@ -200,6 +208,18 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def _non_negative_int(text):
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, received {text!r}")
     return value
 
 

@@ -3,7 +3,7 @@
 from kvae.data.digits import load_digits
 from kvae.data.fashion_mnist import load_fashion_mnist, read_idx
 from kvae.data.files import load_array_file
-from kvae.data.pipeline import make_dataset, steps_per_epoch
+from kvae.data.pipeline import binarize, make_dataset, steps_per_epoch
 from kvae.data.splits import DataSplits
 
 NAMES = ("digits", "fashion_mnist")
@@ -32,6 +32,7 @@ def load(data="digits", data_dir=None):
 __all__ = [
     "DataSplits",
     "NAMES",
+    "binarize",
     "load",
     "load_array_file",
     "load_digits",

@@ -20,6 +20,12 @@ _FILES = {
 # IDX magic numbers: unsigned bytes, with 1 (labels) or 3 (images) dimensions.
 _MAGIC = {1: 0x00000801, 3: 0x00000803}
 
+# Label k of Fashion-MNIST is CLASS_NAMES[k] (Xiao et al., 2017).
+CLASS_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+
 
 def candidate_dirs(data_dir=None):
     """The folders searched for the IDX files, in order."""

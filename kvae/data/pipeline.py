@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 from kvae.data.splits import check_examples
@@ -107,6 +108,29 @@ def _epoch_stream(x, batch_size, shuffle, binarize, seed, start_epoch):
         .flat_map(one_epoch)
         .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     )
+
+
+def binarize(x, seed=0):
+    """A fixed binarisation of `x` in [0, 1]: each value p becomes a Bernoulli(p) draw.
+
+    For evaluating a model trained with `make_dataset(..., binarize=True)`:
+    the test set is binarised once, with `seed`, so every evaluation and
+    every model sees the same binary examples (as for binarised MNIST).
+
+    Example:
+
+    >>> import numpy as np, kvae
+    >>> x = kvae.data.binarize(np.full((1000, 4), 0.25, "float32"), seed=0)
+    >>> sorted(np.unique(x)), round(float(x.mean()), 2)
+    ([np.float32(0.0), np.float32(1.0)], 0.25)
+    """
+    x = check_examples(x, "x")
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(
+            f"`x` must be in [0, 1] to binarize, received values in [{x.min():.4g}, {x.max():.4g}]"
+        )
+    u = np.random.default_rng(seed).uniform(size=x.shape)
+    return (u < x).astype(np.float32)
 
 
 def _binarize(batch, seed):

@@ -1,0 +1,133 @@
+"""`kvae report`: pictures and a `report.md` from a finished run."""
+
+import csv
+import json
+from pathlib import Path
+
+from kvae.cli import run_dir as rd
+
+HELP = "Draw training curves, samples, reconstructions and latent plots of a run, with a report.md."
+
+CURVES = "curves.png"
+LATENT = "latent.png"
+MANIFOLD = "manifold.png"
+TRAVERSAL = "traversal.png"
+REPORT = "report.md"
+# Test examples placed in the latent scatter plot.
+SCATTER_EXAMPLES = 2000
+
+
+def add_arguments(p):
+    p.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `kvae train`")
+    p.add_argument("--data-dir", default=None, help="override the run's Fashion-MNIST folder")
+
+
+def run(args):
+    import kvae
+    from kvae.cli import evaluate
+
+    model, config = rd.load_run(args.run_dir)
+    data = kvae.data.load(config.get("data", "digits"), args.data_dir or config.get("data_dir"))
+    x_test = evaluate.load_test_examples(config, args.data_dir)
+    path = write_report(args.run_dir, model, data, x_test, seed=config.get("seed", 0))
+    print(f"wrote {path}")
+    return path
+
+
+def write_report(run_dir, model, data, x_test, seed=0):
+    """Writes the run's pictures and `report.md`; returns the report's path.
+
+    Pictures: `curves.png` (from history.csv), `samples.png` (64 prior
+    draws), `reconstructions.png` (10 test inputs and their reconstructions),
+    `latent.png` (PCA of test posterior means, coloured by label) and
+    `manifold.png` (latent_dim 2) or `traversal.png`. The report lists
+    metrics.json and, when `kvae evaluate` has run, evaluation.json.
+    """
+    import numpy as np
+
+    from kvae import plotting
+    from kvae.data import fashion_mnist
+
+    run_dir = Path(run_dir)
+    pictures = []
+    history = read_history(run_dir / rd.HISTORY)
+    if history:
+        plotting.save_training_curves(run_dir / CURVES, history)
+        pictures.append(("Training curves", CURVES))
+    plotting.save_samples(run_dir / rd.SAMPLES, np.asarray(model.sample(64, seed=seed)))
+    pictures.append(("Samples (decoder means at 64 prior draws)", rd.SAMPLES))
+    n = min(10, len(x_test))
+    plotting.save_grid(
+        run_dir / rd.RECONSTRUCTIONS,
+        [x_test[:n], np.asarray(model.reconstruct(x_test[:n]))],
+        titles=["inputs", "reconstructions"],
+    )
+    pictures.append(("Test inputs and reconstructions", rd.RECONSTRUCTIONS))
+
+    shown = slice(0, SCATTER_EXAMPLES)
+    loc = np.asarray(model.encode(x_test[shown]).mean())
+    labels = None if data.y_test is None else data.y_test[shown]
+    names = fashion_mnist.CLASS_NAMES if data.name == "fashion_mnist" else None
+    fig = plotting.latent_scatter(loc, labels, class_names=names)
+    plotting.save_png(run_dir / LATENT, plotting.figure_to_image(fig))
+    pictures.append((f"Posterior means of {len(loc)} test examples", LATENT))
+    if model.latent_dim == 2:
+        plotting.save_png(run_dir / MANIFOLD, plotting.tile(plotting.manifold(model, 15), 15))
+        pictures.append(("Latent manifold (decoder means on a grid of prior quantiles)", MANIFOLD))
+    else:
+        dims = list(np.argsort(-loc.var(axis=0))[:10])
+        values = np.linspace(-3, 3, 9)
+        plotting.save_png(run_dir / TRAVERSAL, plotting.tile(plotting.traversal(model, dims=dims, values=values), 9))
+        pictures.append((f"Latent traversals: dims {dims} (most active first), each from -3 to 3", TRAVERSAL))
+
+    lines = [f"# kvae run: {run_dir.name}", ""]
+    config = _read_json(run_dir / rd.CONFIG)
+    if config:
+        lines += [_describe(config, data), ""]
+    for title, name in ((rd.METRICS, rd.METRICS), (rd.EVALUATION, rd.EVALUATION)):
+        metrics = _read_json(run_dir / name)
+        if metrics:
+            lines += [f"## {title}", "", "| metric | value |", "| --- | --- |"]
+            lines += [f"| {key} | {_format(value)} |" for key, value in sorted(metrics.items())]
+            lines.append("")
+    for title, name in pictures:
+        lines += [f"## {title}", "", f"![{title}]({name})", ""]
+    rd.write_text(run_dir / REPORT, "\n".join(lines))
+    return run_dir / REPORT
+
+
+def read_history(path):
+    """history.csv (CSVLogger) as `{metric: [float per epoch]}`; {} when absent."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        rows = [row for row in csv.DictReader(f) if None not in row.values()]
+    keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
+    return {k: [float(row[k]) for row in rows] for k in keys}
+
+
+def _describe(config, data):
+    shape = "×".join(str(d) for d in data.event_shape)
+    parts = [
+        f"data **{config.get('data')}** ({len(data.x_train)} train / {len(data.x_test)} test, {shape}"
+        f"{', binarised' if config.get('binarize') else ''})",
+        f"{config.get('architecture', 'mlp')} {config.get('hidden')}",
+        f"latent {config.get('latent_dim')}",
+        f"{config.get('likelihood')} likelihood",
+        f"β {config.get('beta')}",
+        f"{config.get('epochs')} epochs, batch {config.get('batch_size')}",
+    ]
+    if config.get("kl_warmup"):
+        parts.append(f"KL warm-up over {config['kl_warmup']} epochs")
+    if config.get("free_bits"):
+        parts.append(f"free bits {config['free_bits']} nats/dim")
+    return "; ".join(parts) + "."
+
+
+def _read_json(path):
+    return json.loads(Path(path).read_text()) if Path(path).is_file() else {}
+
+
+def _format(value):
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
