@@ -8,6 +8,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from kvae import callbacks  # noqa: E402
 from kvae import data  # noqa: E402
 from kvae import distribute  # noqa: E402
+from kvae import evaluation  # noqa: E402
 from kvae import export  # noqa: E402
 from kvae import likelihoods  # noqa: E402
 from kvae import metrics  # noqa: E402
@@ -18,4 +19,4 @@ from kvae.networks import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "callbacks", "data", "distribute", "export", "likelihoods", "metrics", "networks", "plotting", "__version__"]
+__all__ = ["VAE", "build_vae", "callbacks", "data", "distribute", "evaluation", "export", "likelihoods", "metrics", "networks", "plotting", "__version__"]

@@ -1,3 +1,4 @@
+import gzip
 import importlib.util
 import os
 from pathlib import Path
@@ -62,3 +63,36 @@ def trained_digits_vae(digits):
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     model.fit(kvae.data.make_dataset(digits.x_train, 64, shuffle=True, seed=0), epochs=40, verbose=0)
     return model
+
+
+def write_idx(path, array, compress=True, magic=None):
+    """Writes `array` as an IDX file (the Fashion-MNIST format), gzipped by default."""
+    array = np.asarray(array, np.uint8)
+    header = (magic or (0x800 + array.ndim)).to_bytes(4, "big")
+    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    data = header + array.tobytes()
+    (gzip.open if compress else open)(path, "wb").write(data)
+
+
+@pytest.fixture(scope="session")
+def fashion_data_dir(tmp_path_factory):
+    """Where the Fashion-MNIST IDX files are: None for the installed ones.
+
+    .ci/run installs the Debian package; on a machine without it (and no
+    root to install it) the examples run on a stand-in with the same format:
+    the digits upscaled to 28×28 with their labels, so every code path still
+    runs, on real images, with ten real classes.
+    """
+    from kvae.data import fashion_mnist
+
+    if any(d.is_dir() and any(d.glob("train-images-idx3-ubyte*")) for d in fashion_mnist.candidate_dirs()):
+        return None
+    print("Fashion-MNIST is not installed: the examples run on digits upscaled to 28×28")
+    directory = tmp_path_factory.mktemp("fashion_standin")
+    digits = kvae.data.load_digits()
+    for split, x, y in (("train", digits.x_train, digits.y_train), ("t10k", digits.x_test, digits.y_test)):
+        images = np.kron(x[..., 0], np.ones((3, 3)))  # 24×24
+        images = np.pad(images, ((0, 0), (2, 2), (2, 2))) * 255
+        write_idx(directory / f"{split}-images-idx3-ubyte.gz", np.round(images))
+        write_idx(directory / f"{split}-labels-idx1-ubyte.gz", y)
+    return str(directory)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import kvae
+from conftest import write_idx
 from kvae.data import fashion_mnist
 
 
@@ -18,14 +19,6 @@ def test_digits_are_real_scaled_and_split_the_same_way_every_time(digits):
     assert sorted(np.bincount(digits.y_test)) [0] >= 35  # stratified: every class present
 
 
-def _write_idx(path, array, compress=True, magic=None):
-    array = np.asarray(array, np.uint8)
-    header = (magic or (0x800 + array.ndim)).to_bytes(4, "big")
-    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    data = header + array.tobytes()
-    (gzip.open if compress else open)(path, "wb").write(data)
-
-
 def _fake_fashion(directory, n_train=6, n_test=3, compress=True):
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -37,7 +30,7 @@ def _fake_fashion(directory, n_train=6, n_test=3, compress=True):
         "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test),
     }
     for name, array in arrays.items():
-        _write_idx(directory / (name + suffix), array, compress)
+        write_idx(directory / (name + suffix), array, compress)
     return arrays
 
 
@@ -95,7 +88,7 @@ def test_corrupt_idx_files_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"is corrupt: header says shape \(5, 2, 2\) \(36 bytes\), file has 23 bytes"):
         kvae.data.read_idx(bad)
     wrong_magic = tmp_path / "magic"
-    _write_idx(wrong_magic, np.zeros((2, 2)), compress=False, magic=0x0D02)
+    write_idx(wrong_magic, np.zeros((2, 2)), compress=False, magic=0x0D02)
     with pytest.raises(ValueError, match=r"has magic number 0x00000d02; expected 0x00000801"):
         kvae.data.read_idx(wrong_magic)
     truncated_gz = tmp_path / "t.gz"

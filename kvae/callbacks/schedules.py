@@ -92,8 +92,10 @@ class KLWarmup(VariableSchedule):
 
     The usual remedy for posterior collapse (Bowman et al., 2016; Sønderby et
     al., 2016): early on the decoder learns to use z before the KL term pulls
-    q(z|x) onto the prior. Train past the warm-up with β = 1 before reading
-    the ELBO as a bound on log p(x).
+    q(z|x) onto the prior. While β < 1 the logged `loss` is not the −ELBO
+    and is smaller for smaller β: have `ModelCheckpoint`, `EarlyStopping`
+    and `ReduceLROnPlateau` monitor `"val_elbo"` with `mode="max"`, which
+    does not depend on β.
 
     Args:
         duration: int. Steps (or epochs) to reach `end`, > 0.
