@@ -27,3 +27,21 @@ def test_serving_bench_smoke(tmp_path):
         (s, b) for s in ("encode", "decode", "reconstruct", "generate", "score", "score_k") for b in (1, 4)
     }
     assert all(0 < r["p50_ms"] <= r["p99_ms"] for r in rows)
+
+
+@pytest.mark.e2e
+def test_fashion_conv_vs_mlp_bench_smoke(tmp_path, fashion_data_dir):
+    out = tmp_path / "f.json"
+    argv = ["--epochs", "1", "--warmup-epochs", "1", "--train-examples", "256", "--test-examples", "12",
+            "--iw-samples", "4", "--out", str(out), "--runs-dir", str(tmp_path / "runs")]
+    payload = load_script("bench/fashion_conv_vs_mlp.py").main(
+        argv + (["--data-dir", fashion_data_dir] if fashion_data_dir else [])
+    )
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(payload))
+    assert sorted(saved["runs"]) == ["conv + warm-up", "mlp"]
+    conv, mlp = saved["runs"]["conv + warm-up"], saved["runs"]["mlp"]
+    assert (conv["architecture"], conv["warmup_epochs"], mlp["architecture"], mlp["warmup_epochs"]) == ("conv", 1, "mlp", 0)
+    assert saved["paired"]["nll_difference"] == pytest.approx(conv["test_nll"] - mlp["test_nll"], rel=1e-4, abs=1e-3)
+    assert saved["paired"]["nll_difference_stderr"] > 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["conv", "mlp"]
