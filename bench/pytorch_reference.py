@@ -21,7 +21,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -47,57 +46,13 @@ def run_kvae(seed, epochs, data_dir):
 
 
 def run_pytorch(seed, epochs, x_train, x_test):
-    """The pytorch/examples `vae/main.py` model and loops, on the same arrays."""
-    import torch
-    from torch import nn
-    from torch.nn import functional as F
+    """The pytorch/examples `vae/main.py` model and loops (bench/references.py), on the same arrays."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.references import train_pytorch
 
-    torch.manual_seed(seed)
-    torch.set_num_threads(os.cpu_count() or 1)
-
-    class VAE(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = nn.Linear(784, 400)
-            self.fc21 = nn.Linear(400, 20)
-            self.fc22 = nn.Linear(400, 20)
-            self.fc3 = nn.Linear(20, 400)
-            self.fc4 = nn.Linear(400, 784)
-
-        def forward(self, x):
-            h = F.relu(self.fc1(x))
-            mu, logvar = self.fc21(h), self.fc22(h)
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
-
-    def loss_function(recon, x, mu, logvar):
-        bce = F.binary_cross_entropy(recon, x, reduction="sum")
-        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-        return bce + kld
-
-    model = VAE()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    train = torch.from_numpy(x_train.reshape(len(x_train), 784))
-    test = torch.from_numpy(x_test.reshape(len(x_test), 784))
-    generator = torch.Generator().manual_seed(seed)
-    start = time.perf_counter()
-    for _ in range(epochs):
-        model.train()
-        for idx in torch.randperm(len(train), generator=generator).split(128):
-            batch = train[idx]
-            optimizer.zero_grad()
-            recon, mu, logvar = model(batch)
-            loss = loss_function(recon, batch, mu, logvar)
-            loss.backward()
-            optimizer.step()
-    seconds = time.perf_counter() - start
-    model.eval()
-    total = 0.0
-    with torch.no_grad():
-        for batch in test.split(128):
-            recon, mu, logvar = model(batch)
-            total += loss_function(recon, batch, mu, logvar).item()
-    return {"test_neg_elbo": total / len(test), "train_samples_per_s": len(train) * epochs / seconds}
+    result = train_pytorch(x_train, x_test, seed, epochs)
+    seconds = sum(result["epoch_seconds"])
+    return {"test_neg_elbo": result["test_neg_elbo"], "train_samples_per_s": len(x_train) * epochs / seconds}
 
 
 def main():

@@ -13,10 +13,11 @@ from kvae import export  # noqa: E402
 from kvae import likelihoods  # noqa: E402
 from kvae import metrics  # noqa: E402
 from kvae import networks  # noqa: E402
+from kvae import optimizers  # noqa: E402
 from kvae import plotting  # noqa: E402
 from kvae.model import VAE  # noqa: E402
 from kvae.networks import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "callbacks", "data", "distribute", "evaluation", "export", "likelihoods", "metrics", "networks", "plotting", "__version__"]
+__all__ = ["VAE", "build_vae", "callbacks", "data", "distribute", "evaluation", "export", "likelihoods", "metrics", "networks", "optimizers", "plotting", "__version__"]

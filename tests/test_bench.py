@@ -45,3 +45,37 @@ def test_fashion_conv_vs_mlp_bench_smoke(tmp_path, fashion_data_dir):
     assert saved["paired"]["nll_difference"] == pytest.approx(conv["test_nll"] - mlp["test_nll"], rel=1e-4, abs=1e-3)
     assert saved["paired"]["nll_difference_stderr"] > 0
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["conv", "mlp"]
+
+
+@pytest.mark.e2e
+def test_performance_bench_runs_end_to_end_on_the_smoke_budget(tmp_path, fashion_data_dir):
+    """`python -m bench --quick`: every section runs and lands in the JSON."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = tmp_path / "performance.json"
+    argv = [sys.executable, "-m", "bench", "--quick", "--out", str(out)]
+    if fashion_data_dir:
+        argv += ["--data-dir", fashion_data_dir]
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    saved = json.loads(out.read_text())
+    names = {"kvae", "kvae spe=32", "keras.io"} | ({"pytorch"} if "pytorch" in saved["runs"] else set())
+    assert set(saved["implementations"]) == names
+    for name, s in saved["implementations"].items():
+        assert s["samples_per_s_median"] > 0 and 0 < s["roofline_fraction"] < 1 and s["peak_rss_mib"] > 0
+        assert 100 < s["test_neg_elbo_mean"] < 600  # nats per 784-pixel image after 2 short epochs
+        if name != "keras.io":
+            assert s["ratio_to_keras.io"] > 0
+    assert saved["setup"]["training_flops_per_example"] == 2 * 3 * (784 * 400 + 400 * 40 + 20 * 400 + 400 * 784) - 2 * 784 * 400
+    assert saved["machine"]["matmul_peak_gflops"] > 0
+    assert 0 < saved["encode_latency"]["p50_ms"] <= saved["encode_latency"]["p99_ms"]
+    assert saved["log_likelihood"]["num_samples"] == 10 and saved["log_likelihood"]["peak_rss_mib"] > 0
+    assert [r["batch_size"] for r in saved["scaling"]["batch_size"]] == [64, 256]
+    assert set(saved["targets"]) >= {"roofline_fraction_at_least_0.35", "encode_p50_at_most_1ms",
+                                     "log_likelihood_under_2GiB", "throughput_at_least_2x_keras_io"}
+    assert "matmul peak" in proc.stdout and "implementation" in proc.stdout

@@ -84,7 +84,8 @@ def test_train_with_warmup_free_bits_images_and_tensorboard(tmp_path):
 
     out = tmp_path / "run"
     args = ["train", "--out", str(out), "--epochs", "2", "--hidden", "16", "--latent-dim", "3", "--verbose", "0",
-            "--kl-warmup", "2", "--free-bits", "0.1", "--image-every", "1", "--tensorboard"]
+            "--kl-warmup", "2", "--free-bits", "0.1", "--image-every", "1", "--tensorboard",
+            "--steps-per-execution", "1"]
     assert main(args) == 0
     with open(out / "history.csv") as f:
         rows = list(csv.DictReader(f))

@@ -1,0 +1,1 @@
+"""kvae's benchmarks: `python -m bench` runs the performance suite (bench/run.py)."""

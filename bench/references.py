@@ -1,0 +1,178 @@
+"""The two implementations kvae is measured against, written as their users write them.
+
+- `train_pytorch`: the classic PyTorch VAE example (pytorch/examples `vae/main.py`): 784-400-20 MLP,
+  ReLU, sigmoid output with `binary_cross_entropy(reduction="sum")`, Adam 1e-3, batch 128.
+- `train_keras_io`: the keras.io "Variational AutoEncoder" example's pattern (a `Sampling` layer, a
+  custom `train_step` with `GradientTape`, loss trackers, plain `compile`, no tfp) with the same MLP.
+
+Each returns per-epoch seconds and the test −ELBO in nats per example (one posterior sample per
+example, as each example's own evaluation does).
+"""
+
+import os
+import time
+
+
+HIDDEN, LATENT, PIXELS = 400, 20, 784
+
+
+def train_pytorch(x_train, x_test, seed, epochs, batch_size=128):
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(os.cpu_count() or 1)
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(PIXELS, HIDDEN)
+            self.fc21 = nn.Linear(HIDDEN, LATENT)
+            self.fc22 = nn.Linear(HIDDEN, LATENT)
+            self.fc3 = nn.Linear(LATENT, HIDDEN)
+            self.fc4 = nn.Linear(HIDDEN, PIXELS)
+
+        def forward(self, x):
+            h = F.relu(self.fc1(x))
+            mu, logvar = self.fc21(h), self.fc22(h)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
+
+    def loss_function(recon, x, mu, logvar):
+        bce = F.binary_cross_entropy(recon, x, reduction="sum")
+        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return bce + kld
+
+    model = VAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    train = torch.from_numpy(x_train.reshape(len(x_train), PIXELS))
+    test = torch.from_numpy(x_test.reshape(len(x_test), PIXELS))
+    generator = torch.Generator().manual_seed(seed)
+    epoch_seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        for idx in torch.randperm(len(train), generator=generator).split(batch_size):
+            batch = train[idx]
+            optimizer.zero_grad()
+            recon, mu, logvar = model(batch)
+            loss_function(recon, batch, mu, logvar).backward()
+            optimizer.step()
+        epoch_seconds.append(time.perf_counter() - start)
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for batch in test.split(batch_size):
+            recon, mu, logvar = model(batch)
+            total += loss_function(recon, batch, mu, logvar).item()
+    return {"epoch_seconds": epoch_seconds, "test_neg_elbo": total / len(test)}
+
+
+def train_keras_io(x_train, x_test, seed, epochs, batch_size=128):
+    import keras
+    import tensorflow as tf
+    from keras import layers, ops
+
+    keras.utils.set_random_seed(seed)
+
+    class Sampling(layers.Layer):
+        """Uses (z_mean, z_log_var) to sample z, the vector encoding a digit."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            epsilon = keras.random.normal(shape=ops.shape(z_mean), seed=self.seed_generator)
+            return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    encoder_inputs = keras.Input(shape=(28, 28, 1))
+    x = layers.Flatten()(encoder_inputs)
+    x = layers.Dense(HIDDEN, activation="relu")(x)
+    z_mean = layers.Dense(LATENT, name="z_mean")(x)
+    z_log_var = layers.Dense(LATENT, name="z_log_var")(x)
+    z = Sampling()([z_mean, z_log_var])
+    encoder = keras.Model(encoder_inputs, [z_mean, z_log_var, z], name="encoder")
+    latent_inputs = keras.Input(shape=(LATENT,))
+    x = layers.Dense(HIDDEN, activation="relu")(latent_inputs)
+    x = layers.Dense(PIXELS, activation="sigmoid")(x)
+    decoder = keras.Model(latent_inputs, layers.Reshape((28, 28, 1))(x), name="decoder")
+
+    class VAE(keras.Model):
+        def __init__(self, encoder, decoder, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder = encoder
+            self.decoder = decoder
+            self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
+            self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+            self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+
+        @property
+        def metrics(self):
+            return [self.total_loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
+
+        def losses_of(self, data):
+            z_mean, z_log_var, z = self.encoder(data)
+            reconstruction = self.decoder(z)
+            reconstruction_loss = ops.mean(
+                ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2))
+            )
+            kl_loss = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+            kl_loss = ops.mean(ops.sum(kl_loss, axis=1))
+            return reconstruction_loss, kl_loss
+
+        def train_step(self, data):
+            with tf.GradientTape() as tape:
+                reconstruction_loss, kl_loss = self.losses_of(data)
+                total_loss = reconstruction_loss + kl_loss
+            grads = tape.gradient(total_loss, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            self.total_loss_tracker.update_state(total_loss)
+            self.reconstruction_loss_tracker.update_state(reconstruction_loss)
+            self.kl_loss_tracker.update_state(kl_loss)
+            return {m.name: m.result() for m in self.metrics}
+
+    vae = VAE(encoder, decoder)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    timer = _EpochTimer()
+    vae.fit(x_train, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=[timer])
+    total = 0.0
+    for start in range(0, len(x_test), 500):
+        batch = tf.constant(x_test[start : start + 500])
+        r, k = vae.losses_of(batch)
+        total += float(r + k) * len(batch)
+    return {"epoch_seconds": timer.seconds, "test_neg_elbo": total / len(x_test)}
+
+
+def _timer_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class _EpochTimer(_timer_base()):
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def training_flops_per_example(layers):
+    """Matmul FLOPs of one training example through dense layers [(in, out), ...].
+
+    Forward 2·in·out per layer, the weight gradient as much again, and the input
+    gradient as much again except for the first layer (nothing needs ∂/∂x).
+    """
+    macs = [i * o for i, o in layers]
+    return 2 * sum(macs) * 3 - 2 * macs[0]
+
+
+# The 784-400-20 VAE: encoder 784→400→(20+20), decoder 20→400→784.
+VAE_LAYERS = [(PIXELS, HIDDEN), (HIDDEN, 2 * LATENT), (LATENT, HIDDEN), (HIDDEN, PIXELS)]

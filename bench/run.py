@@ -1,0 +1,194 @@
+"""kvae's performance suite: `python -m bench` (or `python bench/run.py`).
+
+On Fashion-MNIST (784-400-20 MLP VAE, ReLU, Bernoulli decoder on grey levels, Adam 1e-3, batch 128)
+it trains, in alternation and each in a fresh process:
+
+- kvae: `build_vae` + `compile(optimizer=kvae.optimizers.Adam(1e-3))` + `fit` on `make_dataset`,
+  with Keras' default `steps_per_execution=1` and with `steps_per_execution=32`;
+- the classic PyTorch example (skipped, with a message, when torch is not installed);
+- the keras.io example's pattern (custom `train_step`, no tfp, plain `compile`);
+
+for --epochs epochs per --seeds seed. The first epoch is warm-up (tracing, caches); throughput is
+training examples per second over the remaining epochs, test −ELBO is measured after the last. It
+also measures this machine's fp32 matmul peak (the roofline) and reports the fraction each
+implementation reaches given the model's matmul FLOPs per training example, the peak RSS of every
+run, `log_likelihood` with K samples over the test set (time and peak RSS), the p50 latency of an
+exported model's `encode` at batch 1, and how kvae's throughput scales with batch size, latent size,
+hidden width and data-set size.
+
+Usage:
+    python -m bench [--epochs 4] [--seeds 0 1 2] [--quick] [--out bench/results/performance.json]
+
+`--quick` is the CI smoke budget (a few thousand examples, one seed, small sweeps).
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+IMPLEMENTATIONS = {
+    "kvae": ("kvae", {"steps_per_execution": 1}),
+    "kvae spe=32": ("kvae", {"steps_per_execution": 32}),
+    "pytorch": ("reference", {"impl": "pytorch"}),
+    "keras.io": ("reference", {"impl": "keras_io"}),
+}
+SWEEPS = {
+    "batch_size": [32, 64, 128, 256, 512, 1024],
+    "latent_dim": [2, 8, 32, 128, 256],
+    "hidden": [100, 200, 400, 800, 1600],
+    "examples": [7500, 15000, 30000, 60000],
+}
+
+
+def run_job(job, args, timeout=1200):
+    """Runs `python -m bench.worker JOB ARGS` and returns its JSON result."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    proc = subprocess.run([sys.executable, "-m", "bench.worker", job, json.dumps(args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            return json.loads(line[len("BENCH_RESULT "):])
+    raise RuntimeError(f"bench job {job} {args} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+
+
+def _have_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per run; the first is warm-up")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--quick", action="store_true", help="CI smoke budget")
+    parser.add_argument("--iw-samples", type=int, default=1000, help="K for the log_likelihood memory check")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "performance.json"))
+    args = parser.parse_args(argv)
+    data = {"data_dir": args.data_dir}
+    if args.quick:
+        args.epochs, args.seeds = 2, [0]
+        data.update(train_examples=2048, test_examples=512)
+        sweeps = {"batch_size": [64, 256], "examples": [1024, 2048]}
+        ll_args, latency_calls = {"num_samples": 10, "test_examples": 64}, 20
+    else:
+        sweeps = SWEEPS
+        ll_args, latency_calls = {"num_samples": args.iw_samples, "test_examples": 10000}, 500
+
+    from bench.references import VAE_LAYERS, training_flops_per_example
+
+    implementations = dict(IMPLEMENTATIONS)
+    if not _have_torch():
+        print("PyTorch is not installed: skipping the PyTorch reference (pip install torch to include it).")
+        del implementations["pytorch"]
+    roofline = run_job("roofline", {"repeats": 2 if args.quick else 5})
+    print(f"matmul peak: {roofline['peak_gflops']:.1f} GFLOP/s (fp32, {roofline['size']}² matmul)")
+
+    runs = {name: [] for name in implementations}
+    for i, seed in enumerate(args.seeds):
+        names = list(implementations)
+        names = names[i % len(names):] + names[: i % len(names)]  # rotate so no one always goes first
+        for name in names:
+            job, extra = implementations[name]
+            result = run_job(job, {**data, **extra, "seed": seed, "epochs": args.epochs})
+            timed = result["epoch_seconds"][1:] or result["epoch_seconds"]
+            examples = data.get("train_examples") or 60000
+            result["samples_per_s"] = examples * len(timed) / sum(timed)
+            runs[name].append(result)
+            print(f"  {name:<12} seed {seed}: {result['samples_per_s']:8.0f} examples/s, "
+                  f"test -ELBO {result['test_neg_elbo']:.2f}, peak RSS {result['peak_rss_mib']:.0f} MiB", flush=True)
+
+    flops = training_flops_per_example(VAE_LAYERS)
+    summary = {}
+    for name, results in runs.items():
+        speed = np.array([r["samples_per_s"] for r in results])
+        elbo = np.array([r["test_neg_elbo"] for r in results])
+        summary[name] = {
+            "samples_per_s_median": float(np.median(speed)),
+            "samples_per_s": speed.tolist(),
+            "test_neg_elbo_mean": float(elbo.mean()),
+            "test_neg_elbo_std": float(elbo.std()),
+            "roofline_fraction": float(np.median(speed) * flops / (roofline["peak_gflops"] * 1e9)),
+            "peak_rss_mib": float(max(r["peak_rss_mib"] for r in results)),
+        }
+    for name in summary:
+        for ref in ("pytorch", "keras.io"):
+            if ref in summary and name != ref:
+                summary[name][f"ratio_to_{ref}"] = summary[name]["samples_per_s_median"] / summary[ref]["samples_per_s_median"]
+
+    log_likelihood = run_job("log_likelihood", {**data, **ll_args})
+    latency = run_job("encode_latency", {"calls": latency_calls})
+    scaling = {axis: run_job("scaling", {**data, "axis": axis, "values": values, "steps_per_execution": 32})["rows"]
+               for axis, values in sweeps.items()}
+
+    _print_table(summary, args, flops, roofline)
+    print(f"\nlog_likelihood, K={log_likelihood['num_samples']} over {log_likelihood['examples']} test examples: "
+          f"{log_likelihood['seconds']:.1f} s, peak RSS {log_likelihood['peak_rss_mib']:.0f} MiB")
+    print(f"exported encode at batch 1: p50 {latency['p50_ms']:.3f} ms, p99 {latency['p99_ms']:.3f} ms")
+    for axis, rows in scaling.items():
+        print(f"\nkvae (steps_per_execution=32) vs {axis}:")
+        for row in rows:
+            print(f"  {axis}={row[axis]:<6} {row['samples_per_s']:9.0f} examples/s  epoch {row['epoch_seconds']:6.2f} s  "
+                  f"peak RSS so far {row['peak_rss_mib_so_far']:.0f} MiB")
+
+    payload = {
+        "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "matmul_peak_gflops": roofline["peak_gflops"]},
+        "setup": {"epochs": args.epochs, "warmup_epochs": 1, "seeds": args.seeds, "batch_size": 128,
+                  "model": "784-400-20 MLP, ReLU, Bernoulli", "training_flops_per_example": flops, **data},
+        "implementations": summary,
+        "runs": runs,
+        "log_likelihood": log_likelihood,
+        "encode_latency": latency,
+        "scaling": scaling,
+        "targets": _targets(summary, log_likelihood, latency),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+    return payload
+
+
+def _targets(summary, log_likelihood, latency):
+    best = max((n for n in summary if n.startswith("kvae")), key=lambda n: summary[n]["samples_per_s_median"])
+    kvae = summary[best]
+    targets = {
+        "fastest_kvae_setting": best,
+        "roofline_fraction_at_least_0.35": kvae["roofline_fraction"] >= 0.35,
+        "encode_p50_at_most_1ms": latency["p50_ms"] <= 1.0,
+        "log_likelihood_under_2GiB": log_likelihood["peak_rss_mib"] < 2048,
+    }
+    if "pytorch" in summary:
+        targets["throughput_at_least_1.5x_pytorch"] = kvae["ratio_to_pytorch"] >= 1.5
+    targets["throughput_at_least_2x_keras_io"] = kvae["ratio_to_keras.io"] >= 2.0
+    return targets
+
+
+def _print_table(summary, args, flops, roofline):
+    print(f"\nFashion-MNIST, 784-400-20 VAE, batch 128, {args.epochs} epochs (first is warm-up), seeds {args.seeds}; "
+          f"{flops / 1e6:.2f} MFLOP per training example; matmul peak {roofline['peak_gflops']:.0f} GFLOP/s")
+    header = f"{'implementation':<14}{'examples/s':>12}{'vs PyTorch':>12}{'vs keras.io':>12}{'roofline':>10}{'test -ELBO':>18}{'peak RSS':>10}"
+    print(header)
+    for name, s in summary.items():
+        torch_ratio = f"{s['ratio_to_pytorch']:.2f}×" if "ratio_to_pytorch" in s else "-"
+        keras_ratio = f"{s['ratio_to_keras.io']:.2f}×" if "ratio_to_keras.io" in s else "-"
+        print(f"{name:<14}{s['samples_per_s_median']:>12.0f}{torch_ratio:>12}{keras_ratio:>12}"
+              f"{s['roofline_fraction']:>9.0%} {s['test_neg_elbo_mean']:>10.2f} ± {s['test_neg_elbo_std']:<5.2f}"
+              f"{s['peak_rss_mib']:>7.0f} MiB")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()

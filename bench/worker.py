@@ -1,0 +1,149 @@
+"""One benchmark job in a fresh process: `python -m bench.worker JOB JSON_ARGS` prints one JSON line.
+
+A process per job keeps TensorFlow's and PyTorch's thread pools apart and gives each job its own
+peak resident memory (`peak_rss_mib`, from getrusage).
+"""
+
+import json
+import os
+import resource
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _fashion(args):
+    import kvae
+
+    data = kvae.data.load_fashion_mnist(args.get("data_dir"))
+    n = args.get("train_examples")
+    return data.x_train[:n], data.x_test[: args.get("test_examples")]
+
+
+def train_kvae(args):
+    """`kvae.build_vae` + `compile` + `fit`, as the README shows; steps_per_execution from args."""
+    import keras
+
+    import kvae
+    from bench.references import _EpochTimer
+
+    x_train, x_test = _fashion(args)
+    keras.utils.set_random_seed(args["seed"])
+    vae = kvae.build_vae(x_train.shape[1:], 20, hidden_units=(400,), likelihood="bernoulli", seed=args["seed"])
+    vae.compile(optimizer=kvae.optimizers.Adam(1e-3), steps_per_execution=args.get("steps_per_execution", 1))
+    timer = _EpochTimer()
+    train = kvae.data.make_dataset(x_train, 128, shuffle=True, seed=args["seed"])
+    vae.fit(train, epochs=args["epochs"], verbose=0, shuffle=False, callbacks=[timer])
+    test = vae.evaluate(kvae.data.make_dataset(x_test, 500), return_dict=True, verbose=0)
+    return {"epoch_seconds": timer.seconds, "test_neg_elbo": -test["elbo"]}
+
+
+def train_reference(args):
+    from bench import references
+
+    x_train, x_test = _fashion(args)
+    train = {"pytorch": references.train_pytorch, "keras_io": references.train_keras_io}[args["impl"]]
+    return train(x_train, x_test, args["seed"], args["epochs"])
+
+
+def roofline(args):
+    """Peak fp32 GFLOP/s of a large square matmul (best of several), TensorFlow's kernel."""
+    import tensorflow as tf
+
+    n = args.get("size", 2048)
+    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
+    best = 0.0
+    for _ in range(args.get("repeats", 5)):
+        (a @ b).numpy()
+        start = time.perf_counter()
+        for _ in range(5):
+            c = a @ b
+        c.numpy()
+        best = max(best, 2 * n**3 * 5 / (time.perf_counter() - start) / 1e9)
+    return {"peak_gflops": best, "size": n}
+
+
+def log_likelihood_memory(args):
+    """`log_likelihood` with K samples over n test examples: time and peak memory."""
+    import kvae
+
+    _, x_test = _fashion(args)
+    vae = kvae.build_vae(x_test.shape[1:], 20, hidden_units=(400,), seed=0)
+    start = time.perf_counter()
+    log_px = vae.log_likelihood(x_test, num_samples=args["num_samples"])
+    return {"seconds": time.perf_counter() - start, "examples": len(log_px), "num_samples": args["num_samples"]}
+
+
+def encode_latency(args):
+    """p50/p99 of the exported SavedModel's `encode` signature at batch 1, loaded without kvae."""
+    import tempfile
+
+    import numpy as np
+    import tensorflow as tf
+
+    import kvae
+
+    vae = kvae.build_vae((28, 28, 1), 20, hidden_units=(400,), seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = kvae.export.export_saved_model(vae, os.path.join(tmp, "m"), score_samples=4)
+        encode = tf.saved_model.load(str(path)).signatures["serving_default"]
+        x = tf.constant(np.random.default_rng(0).uniform(size=(1, 28, 28, 1)).astype("float32"))
+        for _ in range(50):
+            encode(x=x)
+        times = []
+        for _ in range(args.get("calls", 500)):
+            start = time.perf_counter()
+            encode(x=x)
+            times.append((time.perf_counter() - start) * 1e3)
+    return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99)), "calls": len(times)}
+
+
+def scaling(args):
+    """kvae fit throughput as one setting grows: the faster of two timed epochs after a warm-up epoch."""
+    import keras
+
+    import kvae
+    from bench.references import _EpochTimer
+
+    x_train, _ = _fashion(args)
+    rows = []
+    for value in args["values"]:
+        setting = {"batch_size": 128, "latent_dim": 20, "hidden": 400, "examples": args.get("examples", len(x_train))}
+        setting[args["axis"]] = value
+        x = x_train[: setting["examples"]]
+        keras.utils.set_random_seed(0)
+        vae = kvae.build_vae(x.shape[1:], setting["latent_dim"], hidden_units=(setting["hidden"],), seed=0)
+        vae.compile(optimizer=kvae.optimizers.Adam(1e-3), steps_per_execution=args.get("steps_per_execution", 1))
+        timer = _EpochTimer()
+        vae.fit(kvae.data.make_dataset(x, setting["batch_size"], shuffle=True, seed=0), epochs=3, verbose=0,
+                shuffle=False, callbacks=[timer])
+        seconds = min(timer.seconds[1:])
+        rows.append({**setting, "epoch_seconds": seconds, "samples_per_s": len(x) / seconds,
+                     "peak_rss_mib_so_far": _peak_rss_mib()})
+    return {"axis": args["axis"], "rows": rows}
+
+
+JOBS = {
+    "kvae": train_kvae,
+    "reference": train_reference,
+    "roofline": roofline,
+    "log_likelihood": log_likelihood_memory,
+    "encode_latency": encode_latency,
+    "scaling": scaling,
+}
+
+
+def _peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main():
+    job, args = sys.argv[1], json.loads(sys.argv[2])
+    result = JOBS[job](args)
+    result["peak_rss_mib"] = _peak_rss_mib()
+    print("BENCH_RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
