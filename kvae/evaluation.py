@@ -43,10 +43,10 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
     units = ActiveUnits(model.latent_dim)
     for start in range(0, len(x), batch_size):
         batch = x[start : start + batch_size]
-        r, k = model.elbo_terms(batch)
+        r, kl_per_dim, loc = model._terms(batch, training=False)  # one encoder pass for all three
         reconstruction.append(r.numpy())
-        kl.append(k.numpy())
-        units.update_state(model.encode(batch).mean())
+        kl.append(np.sum(kl_per_dim.numpy(), axis=-1))
+        units.update_state(loc)
     reconstruction, kl = np.concatenate(reconstruction), np.concatenate(kl)
     neg_elbo = reconstruction + kl
     nll = -model.log_likelihood(x, num_samples=iw_samples, seed=seed, verbose=verbose)

@@ -332,7 +332,7 @@ class VAE(keras.Model):
         self.reconstruction_tracker.update_state(reconstruction, sample_weight)
         self.kl_tracker.update_state(kl, sample_weight)
         self.elbo_tracker.update_state(-(reconstruction + kl), sample_weight)
-        self.active_units_tracker.update_state(tf.stop_gradient(loc), sample_weight)
+        self.active_units_tracker.update_state(loc, sample_weight)
         return distribute.step_outputs({m.name: m.result() for m in self.metrics})
 
     # --- Evaluation -------------------------------------------------------------

@@ -69,16 +69,17 @@ class VariableSchedule(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._target()  # fail before the first step, not in it
-        if self.unit == "step":
-            self._set(self.model.optimizer.iterations.numpy())
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.unit == "epoch":
             self._set(epoch)
+        else:
+            # One host read per epoch; `batch` below counts the steps within it.
+            self._epoch_start = int(self.model.optimizer.iterations.numpy())
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.unit == "step":
-            self._set(self.model.optimizer.iterations.numpy())
+            self._set(self._epoch_start + batch)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

@@ -22,7 +22,8 @@ def run(args):
     if args.max_examples is not None and args.max_examples < 1:
         raise ValueError(f"--max-examples must be an integer >= 1, received: {args.max_examples}")
     model, config = rd.load_run(args.run_dir)
-    x = load_test_examples(config, args.data_dir)[: args.max_examples]
+    data = kvae.data.load(config.get("data", "digits"), args.data_dir or config.get("data_dir"))
+    x = evaluation_examples(data, config.get("binarize", False))[: args.max_examples]
     result = kvae.evaluation.evaluate(model, x, args.iw_samples, args.batch_size, args.seed, verbose=1)
     rd.write_json(f"{args.run_dir}/{rd.EVALUATION}", result)
     print(
@@ -34,9 +35,8 @@ def run(args):
     return result
 
 
-def load_test_examples(config, data_dir=None):
-    """The run's test set, binarised once (seed 0) if the run trained on binarised data."""
+def evaluation_examples(data, binarize):
+    """The test set a run is scored on: binarised once (seed 0) if it trained on binarised data."""
     import kvae
 
-    data = kvae.data.load(config.get("data", "digits"), data_dir or config.get("data_dir"))
-    return kvae.data.binarize(data.x_test, seed=0) if config.get("binarize") else data.x_test
+    return kvae.data.binarize(data.x_test, seed=0) if binarize else data.x_test

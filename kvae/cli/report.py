@@ -28,7 +28,7 @@ def run(args):
 
     model, config = rd.load_run(args.run_dir)
     data = kvae.data.load(config.get("data", "digits"), args.data_dir or config.get("data_dir"))
-    x_test = evaluate.load_test_examples(config, args.data_dir)
+    x_test = evaluate.evaluation_examples(data, config.get("binarize", False))
     path = write_report(args.run_dir, model, data, x_test, seed=config.get("seed", 0))
     print(f"wrote {path}")
     return path

@@ -5,7 +5,7 @@ import shutil
 import time
 from pathlib import Path
 
-from kvae.cli import report, resume
+from kvae.cli import evaluate, report, resume
 from kvae.cli import run_dir as rd
 
 HELP = "Train a VAE and write a run folder (model, history, PNGs, metrics)."
@@ -128,8 +128,7 @@ def run(args):
         data.x_train, args.batch_size, shuffle=True, seed=args.seed,
         binarize=args.binarize, start_epoch=start_epoch,
     )
-    # Binarised training data is evaluated on a fixed binarisation of the test set.
-    x_test = kvae.data.binarize(data.x_test, seed=0) if args.binarize else data.x_test
+    x_test = evaluate.evaluation_examples(data, args.binarize)
     test_ds = kvae.data.make_dataset(x_test, args.batch_size)
     callbacks = [backup, keras.callbacks.TerminateOnNaN()]
     if args.kl_warmup:
