@@ -298,7 +298,7 @@ class VAE(keras.Model):
         normal = self.encode(x, training=training).distribution
         epsilon = _global_batch_normal(tf.shape(normal.loc), self._next_seed())
         z = normal.loc + normal.scale * epsilon  # reparameterised: z = μ + σ·ε
-        reconstruction = -self.decode(z, training=training).log_prob(x)
+        reconstruction = -self.likelihood.log_prob(self.decoder(z, training=training), x)
         kl_per_dim = tfd.kl_divergence(normal, self.prior.distribution)
         return reconstruction, kl_per_dim, normal.loc
 
@@ -401,7 +401,9 @@ class VAE(keras.Model):
         flat_x = tf.reshape(
             tf.tile(x[tf.newaxis], multiples), tf.concat([[-1], tf.shape(x)[1:]], axis=0)
         )
-        log_px_z = tf.reshape(self.decode(flat_z).log_prob(flat_x), [num_samples, batch])
+        log_px_z = tf.reshape(
+            self.likelihood.log_prob(self.decoder(flat_z), flat_x), [num_samples, batch]
+        )
         return log_px_z + self.prior.log_prob(z) - posterior.log_prob(z)
 
     # --- Helpers ----------------------------------------------------------------

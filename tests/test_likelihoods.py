@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 from scipy import stats
 
 import kvae
@@ -14,15 +15,37 @@ def test_bernoulli_log_prob_matches_numpy_for_binary_and_grey_values():
     for x in (RNG.integers(0, 2, size=logits.shape), RNG.uniform(size=logits.shape)):
         x = x.astype("float32")
         expected = (x * np.log(p) + (1 - x) * np.log1p(-p)).reshape(5, -1).sum(axis=1)
-        got = kvae.likelihoods.Bernoulli().distribution(logits).log_prob(x)
-        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+        likelihood = kvae.likelihoods.Bernoulli()
+        np.testing.assert_allclose(likelihood.distribution(logits).log_prob(x), expected, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(likelihood.log_prob(logits, x), expected, rtol=1e-5, atol=1e-4)
 
 
 def test_bernoulli_is_stable_for_extreme_logits():
     logits = np.array([[80.0, -80.0]], "float32")
     x = np.array([[1.0, 0.0]], "float32")
-    got = float(kvae.likelihoods.Bernoulli().distribution(logits).log_prob(x)[0])
-    assert got == pytest.approx(0.0, abs=1e-6)
+    likelihood = kvae.likelihoods.Bernoulli()
+    assert float(likelihood.distribution(logits).log_prob(x)[0]) == pytest.approx(0.0, abs=1e-6)
+    assert float(likelihood.log_prob(logits, x)[0]) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_bernoulli_fused_log_prob_has_tfps_value_and_gradients(binary):
+    # The steps use the fused form; it must be the tfd.Bernoulli's log-prob,
+    # with the same gradients (w.r.t. logits, and w.r.t. x for grey levels).
+    logits = tf.constant(RNG.normal(scale=6.0, size=(6, 5, 3)).astype("float32"))
+    x = RNG.uniform(size=logits.shape)
+    x = tf.constant((x < 0.5 if binary else x).astype("float32"))
+    likelihood = kvae.likelihoods.Bernoulli()
+    upstream = tf.constant(RNG.normal(size=(6,)).astype("float32"))
+    results = []
+    for log_prob in (lambda l, v: likelihood.distribution(l).log_prob(v), likelihood.log_prob):
+        with tf.GradientTape() as tape:
+            tape.watch([logits, x])
+            value = log_prob(logits, x)
+            objective = tf.reduce_sum(upstream * value)
+        results.append([value] + tape.gradient(objective, [logits, x]))
+    for fused, reference in zip(results[1], results[0]):
+        np.testing.assert_allclose(fused, reference, rtol=1e-5, atol=1e-5)
 
 
 def test_gaussian_log_prob_matches_scipy_with_predicted_scale():

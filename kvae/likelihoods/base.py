@@ -43,6 +43,16 @@ class Likelihood(keras.layers.Layer):
         """The distribution's parameters by name, e.g. for a serving signature."""
         raise NotImplementedError
 
+    def log_prob(self, params, x):
+        """log p(x|z) per example `[batch]`, in nats: `distribution(params).log_prob(x)`.
+
+        The training and evaluation steps call this rather than building the
+        distribution, so a subclass may override it with a fused computation
+        of the same value (as `Bernoulli` does); it must agree with
+        `distribution(params).log_prob(x)` in value and gradient.
+        """
+        return self.distribution(params).log_prob(x)
+
     def call(self, params):
         # Layer call: the mean of p(x|z), the natural "reconstruction".
         return self.distribution(params).mean()
