@@ -22,7 +22,7 @@ def _fashion(args):
 
 
 def train_kvae(args):
-    """`kvae.build_vae` + `compile` + `fit`, as the README shows; steps_per_execution from args."""
+    """`kvae.build_vae` + `compile` + `fit`, as the README shows; optional `steps_per_execution`/`optimizer`."""
     import keras
 
     import kvae
@@ -31,12 +31,14 @@ def train_kvae(args):
     x_train, x_test = _fashion(args)
     keras.utils.set_random_seed(args["seed"])
     vae = kvae.build_vae(x_train.shape[1:], 20, hidden_units=(400,), likelihood="bernoulli", seed=args["seed"])
-    vae.compile(optimizer=kvae.optimizers.Adam(1e-3), steps_per_execution=args.get("steps_per_execution", 1))
+    optimizer = {"keras": keras.optimizers.Adam, "fused": kvae.optimizers.Adam}[args.get("optimizer", "keras")]
+    vae.compile(optimizer=optimizer(1e-3), steps_per_execution=args.get("steps_per_execution", "auto"))
     timer = _EpochTimer()
     train = kvae.data.make_dataset(x_train, 128, shuffle=True, seed=args["seed"])
     vae.fit(train, epochs=args["epochs"], verbose=0, shuffle=False, callbacks=[timer])
     test = vae.evaluate(kvae.data.make_dataset(x_test, 500), return_dict=True, verbose=0)
-    return {"epoch_seconds": timer.seconds, "test_neg_elbo": -test["elbo"]}
+    return {"epoch_seconds": timer.seconds, "test_neg_elbo": -test["elbo"],
+            "steps_per_execution": vae.steps_per_execution}
 
 
 def train_reference(args):
@@ -114,7 +116,7 @@ def scaling(args):
         x = x_train[: setting["examples"]]
         keras.utils.set_random_seed(0)
         vae = kvae.build_vae(x.shape[1:], setting["latent_dim"], hidden_units=(setting["hidden"],), seed=0)
-        vae.compile(optimizer=kvae.optimizers.Adam(1e-3), steps_per_execution=args.get("steps_per_execution", 1))
+        vae.compile(optimizer=keras.optimizers.Adam(1e-3))
         timer = _EpochTimer()
         vae.fit(kvae.data.make_dataset(x, setting["batch_size"], shuffle=True, seed=0), epochs=3, verbose=0,
                 shuffle=False, callbacks=[timer])
@@ -124,7 +126,16 @@ def scaling(args):
     return {"axis": args["axis"], "rows": rows}
 
 
+def profile(args):
+    """An op-level breakdown of kvae's default training step (see bench/op_profile.py)."""
+    from bench.op_profile import profile_fit
+
+    x_train, _ = _fashion(args)
+    return profile_fit(x_train, steps=args.get("steps", 96))
+
+
 JOBS = {
+    "profile": profile,
     "kvae": train_kvae,
     "reference": train_reference,
     "roofline": roofline,

@@ -50,27 +50,19 @@ def test_fashion_conv_vs_mlp_bench_smoke(tmp_path, fashion_data_dir):
 @pytest.mark.e2e
 def test_performance_bench_runs_end_to_end_on_the_smoke_budget(tmp_path, fashion_data_dir):
     """`python -m bench --quick`: every section runs and lands in the JSON."""
-    import os
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
-    out = tmp_path / "performance.json"
-    argv = [sys.executable, "-m", "bench", "--quick", "--out", str(out)]
-    if fashion_data_dir:
-        argv += ["--data-dir", fashion_data_dir]
-    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    saved = json.loads(out.read_text())
-    names = {"kvae", "kvae spe=32", "keras.io"} | ({"pytorch"} if "pytorch" in saved["runs"] else set())
+    proc, saved = _run_quick("bench", tmp_path / "performance.json", fashion_data_dir)
+    names = {"kvae", "kvae spe=1", "keras.io"} | ({"pytorch"} if "pytorch" in saved["runs"] else set())
     assert set(saved["implementations"]) == names
     for name, s in saved["implementations"].items():
         assert s["samples_per_s_median"] > 0 and 0 < s["roofline_fraction"] < 1 and s["peak_rss_mib"] > 0
         assert 100 < s["test_neg_elbo_mean"] < 600  # nats per 784-pixel image after 2 short epochs
         if name != "keras.io":
             assert s["ratio_to_keras.io"] > 0
+    assert [r["steps_per_execution"] for r in saved["runs"]["kvae"]] == [32]  # the default, "auto"
+    assert [r["steps_per_execution"] for r in saved["runs"]["kvae spe=1"]] == [1]
+    profile = saved["profile"]
+    assert profile["op_us_per_step"]["matmul (forward)"] > 0 and profile["op_us_per_step"]["optimizer"] > 0
+    assert profile["top_ops_us_per_step"] and "profile of kvae's step" in proc.stdout
     assert saved["setup"]["training_flops_per_example"] == 2 * 3 * (784 * 400 + 400 * 40 + 20 * 400 + 400 * 784) - 2 * 784 * 400
     assert saved["machine"]["matmul_peak_gflops"] > 0
     assert 0 < saved["encode_latency"]["p50_ms"] <= saved["encode_latency"]["p99_ms"]
@@ -79,3 +71,31 @@ def test_performance_bench_runs_end_to_end_on_the_smoke_budget(tmp_path, fashion
     assert set(saved["targets"]) >= {"roofline_fraction_at_least_0.35", "encode_p50_at_most_1ms",
                                      "log_likelihood_under_2GiB", "throughput_at_least_2x_keras_io"}
     assert "matmul peak" in proc.stdout and "implementation" in proc.stdout
+
+
+def test_ablations_bench_runs_every_variant_on_the_smoke_budget(tmp_path, fashion_data_dir):
+    """`python -m bench.ablations --quick`: each speed choice is timed against the defaults."""
+    proc, saved = _run_quick("bench.ablations", tmp_path / "ablations.json", fashion_data_dir)
+    assert list(saved["variants"]) == ["defaults", "per-element pipeline", "tfp Bernoulli log-prob",
+                                       "1 step per call", "fused Adam"]
+    assert saved["variants"]["defaults"]["speed_vs_defaults"] == 1.0
+    for row in saved["variants"].values():
+        assert len(row["epoch_seconds"]) == 2 and row["samples_per_s_median"] > 0
+    assert "speed vs defaults" in proc.stdout
+
+
+def _run_quick(module, out, fashion_data_dir):
+    """Runs `python -m MODULE --quick --out OUT`; returns the process and the JSON it wrote."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    argv = [sys.executable, "-m", module, "--quick", "--out", str(out)]
+    if fashion_data_dir:
+        argv += ["--data-dir", fashion_data_dir]
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc, json.loads(out.read_text())

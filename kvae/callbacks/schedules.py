@@ -18,7 +18,10 @@ class VariableSchedule(keras.callbacks.Callback):
     value without re-tracing) and added to the epoch logs under the
     variable's name, like `keras.callbacks.LearningRateScheduler` does: put
     this callback before `CSVLogger` or `TensorBoard` in the list for them to
-    record it. With `steps_per_execution = k`, the value changes every k steps.
+    record it. A per-step schedule sets `needs_every_batch`, so `VAE`'s
+    default `steps_per_execution="auto"` runs one step per call during its
+    `fit`; with an explicit `steps_per_execution = k` the value would only
+    change every k steps.
 
     Args:
         schedule: callable. `t` (int) → value (float >= 0).
@@ -48,6 +51,11 @@ class VariableSchedule(keras.callbacks.Callback):
         self.schedule = schedule
         self.variable = variable
         self.unit = unit
+
+    @property
+    def needs_every_batch(self):
+        # A per-step schedule must set β before every step (see kvae.execution).
+        return self.unit == "step"
 
     def _target(self):
         target = getattr(self.model, self.variable, None)

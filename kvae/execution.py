@@ -1,0 +1,66 @@
+"""How many training steps `VAE` runs per compiled call when `steps_per_execution="auto"`."""
+
+import math
+
+import keras
+import tensorflow as tf
+
+# Steps per call under "auto". Each call of a Keras step function costs a few
+# milliseconds of host work and a host sync, as much as the step itself for a
+# small MLP VAE on CPU; 32 steps per call amortise it (see `bench/`).
+AUTO_STEPS_PER_EXECUTION = 32
+
+
+_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end")
+
+
+def auto_steps_per_execution(model, *epoch_steps, callbacks=None):
+    """The number of steps per call that `"auto"` means for `model` now.
+
+    One if any of `callbacks` needs every batch (`needs_every_batch`), so
+    that "auto" never changes what a callback sees or sets. Otherwise
+    `AUTO_STEPS_PER_EXECUTION`, lowered to the largest divisor of every known
+    epoch length in `epoch_steps` (`steps_per_epoch`, `validation_steps`,
+    `steps`; None when unknown): Keras runs whole calls on an endless
+    dataset, so a call that crossed an epoch boundary would make the epoch
+    longer than asked. One step per call when running eagerly (to debug)
+    or under a `tf.distribute` strategy: Keras 3.15's multi-step loop fails
+    under `MultiWorkerMirroredStrategy` ("You must feed a value for
+    placeholder tensor").
+    """
+    if model.run_eagerly or getattr(model, "_distribute_strategy", None) is not None or tf.distribute.has_strategy():
+        return 1
+    if any(needs_every_batch(callback) for callback in _flatten(callbacks)):
+        return 1
+    limit = AUTO_STEPS_PER_EXECUTION
+    known = [int(s) for s in epoch_steps if s]
+    if known:
+        limit = min(limit, math.gcd(*known))
+        return max(d for d in range(1, limit + 1) if all(s % d == 0 for s in known))
+    return limit
+
+
+def needs_every_batch(callback):
+    """Whether `callback` must run before or after every training batch.
+
+    A callback says so with a `needs_every_batch` attribute (kvae's per-step
+    schedules do: β must change at every step). Otherwise Keras' own
+    callbacks are written for `steps_per_execution` and do not need it
+    (`TerminateOnNaN`, say, stops up to 31 steps later); a `LambdaCallback`
+    given a per-batch hook, or any other callback that overrides one, does.
+    """
+    declared = getattr(callback, "needs_every_batch", None)
+    if declared is not None:
+        return bool(declared)
+    if isinstance(callback, keras.callbacks.LambdaCallback):
+        return any(hook in vars(callback) for hook in _BATCH_HOOKS)  # set per instance
+    cls = type(callback)
+    if cls.__module__.startswith("keras."):
+        return False
+    return any(getattr(cls, hook, None) is not getattr(keras.callbacks.Callback, hook) for hook in _BATCH_HOOKS)
+
+
+def _flatten(callbacks):
+    if callbacks is None:
+        return []
+    return list(getattr(callbacks, "callbacks", callbacks))
