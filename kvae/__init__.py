@@ -9,6 +9,7 @@ from kvae import callbacks  # noqa: E402
 from kvae import data  # noqa: E402
 from kvae import distribute  # noqa: E402
 from kvae import evaluation  # noqa: E402
+from kvae import execution  # noqa: E402
 from kvae import export  # noqa: E402
 from kvae import likelihoods  # noqa: E402
 from kvae import metrics  # noqa: E402
@@ -20,4 +21,4 @@ from kvae.networks import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "callbacks", "data", "distribute", "evaluation", "export", "likelihoods", "metrics", "networks", "optimizers", "plotting", "__version__"]
+__all__ = ["VAE", "build_vae", "callbacks", "data", "distribute", "evaluation", "execution", "export", "likelihoods", "metrics", "networks", "optimizers", "plotting", "__version__"]

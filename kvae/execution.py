@@ -27,6 +27,14 @@ def auto_steps_per_execution(model, *epoch_steps, callbacks=None):
     or under a `tf.distribute` strategy: Keras 3.15's multi-step loop fails
     under `MultiWorkerMirroredStrategy` ("You must feed a value for
     placeholder tensor").
+
+    Example:
+
+    >>> import kvae
+    >>> vae = kvae.build_vae((4,), latent_dim=2, hidden_units=8)
+    >>> vae.compile()
+    >>> kvae.execution.auto_steps_per_execution(vae), kvae.execution.auto_steps_per_execution(vae, 40)
+    (32, 20)
     """
     if model.run_eagerly or getattr(model, "_distribute_strategy", None) is not None or tf.distribute.has_strategy():
         return 1
@@ -48,6 +56,17 @@ def needs_every_batch(callback):
     callbacks are written for `steps_per_execution` and do not need it
     (`TerminateOnNaN`, say, stops up to 31 steps later); a `LambdaCallback`
     given a per-batch hook, or any other callback that overrides one, does.
+
+    Example:
+
+    >>> import keras, kvae
+    >>> from kvae.execution import needs_every_batch
+    >>> needs_every_batch(keras.callbacks.TerminateOnNaN())
+    False
+    >>> needs_every_batch(kvae.callbacks.KLWarmup(duration=1000))  # per step
+    True
+    >>> needs_every_batch(kvae.callbacks.KLWarmup(duration=5, unit="epoch"))
+    False
     """
     declared = getattr(callback, "needs_every_batch", None)
     if declared is not None:
