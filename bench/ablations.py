@@ -50,15 +50,15 @@ def _tfp_bernoulli():
 
 def build(variant, x, seed=0):
     """(model, dataset) for one variant."""
-    import keras
-
     import kvae
+    from bench.references import build_kvae
 
-    keras.utils.set_random_seed(seed)
-    likelihood = _tfp_bernoulli() if variant == "tfp Bernoulli log-prob" else "bernoulli"
-    vae = kvae.build_vae(x.shape[1:], 20, hidden_units=(400,), likelihood=likelihood, seed=seed)
-    optimizer = kvae.optimizers.Adam(1e-3) if variant == "fused Adam" else keras.optimizers.Adam(1e-3)
-    vae.compile(optimizer=optimizer, steps_per_execution=1 if variant == "1 step per call" else "auto")
+    vae = build_kvae(
+        x, seed,
+        likelihood=_tfp_bernoulli() if variant == "tfp Bernoulli log-prob" else "bernoulli",
+        fused_adam=variant == "fused Adam",
+        steps_per_execution=1 if variant == "1 step per call" else "auto",
+    )
     if variant == "per-element pipeline":
         dataset = _per_element_pipeline(x, 128, seed)
     else:

@@ -14,14 +14,12 @@ import time
 
 
 def profile_fit(x, steps=96, steps_per_execution="auto"):
-    import keras
     import tensorflow as tf
 
     import kvae
+    from bench.references import build_kvae
 
-    keras.utils.set_random_seed(0)
-    vae = kvae.build_vae(x.shape[1:], 20, hidden_units=(400,), likelihood="bernoulli", seed=0)
-    vae.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=steps_per_execution)
+    vae = build_kvae(x, seed=0, steps_per_execution=steps_per_execution)
     train = kvae.data.make_dataset(x, 128, shuffle=True, seed=0)
     vae.fit(train.take(steps), epochs=1, verbose=0, shuffle=False)  # trace the functions outside the profile
     with tempfile.TemporaryDirectory() as logdir:

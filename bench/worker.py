@@ -23,16 +23,12 @@ def _fashion(args):
 
 def train_kvae(args):
     """`kvae.build_vae` + `compile` + `fit`, as the README shows; optional `steps_per_execution`/`optimizer`."""
-    import keras
-
     import kvae
-    from bench.references import _EpochTimer
+    from bench.references import _EpochTimer, build_kvae
 
     x_train, x_test = _fashion(args)
-    keras.utils.set_random_seed(args["seed"])
-    vae = kvae.build_vae(x_train.shape[1:], 20, hidden_units=(400,), likelihood="bernoulli", seed=args["seed"])
-    optimizer = {"keras": keras.optimizers.Adam, "fused": kvae.optimizers.Adam}[args.get("optimizer", "keras")]
-    vae.compile(optimizer=optimizer(1e-3), steps_per_execution=args.get("steps_per_execution", "auto"))
+    vae = build_kvae(x_train, args["seed"], fused_adam=args.get("optimizer") == "fused",
+                     steps_per_execution=args.get("steps_per_execution", "auto"))
     timer = _EpochTimer()
     train = kvae.data.make_dataset(x_train, 128, shuffle=True, seed=args["seed"])
     vae.fit(train, epochs=args["epochs"], verbose=0, shuffle=False, callbacks=[timer])

@@ -40,12 +40,23 @@ def auto_steps_per_execution(model, *epoch_steps, callbacks=None):
         return 1
     if any(needs_every_batch(callback) for callback in _flatten(callbacks)):
         return 1
-    limit = AUTO_STEPS_PER_EXECUTION
+    return divisor_at_most(AUTO_STEPS_PER_EXECUTION, *epoch_steps)
+
+
+def divisor_at_most(limit, *epoch_steps):
+    """The largest count <= `limit` that divides every known (non-None) epoch length.
+
+    Example:
+
+    >>> from kvae.execution import divisor_at_most
+    >>> divisor_at_most(32, 40), divisor_at_most(32, 469), divisor_at_most(32, None), divisor_at_most(32, 40, 12)
+    (20, 7, 32, 4)
+    """
     known = [int(s) for s in epoch_steps if s]
-    if known:
-        limit = min(limit, math.gcd(*known))
-        return max(d for d in range(1, limit + 1) if all(s % d == 0 for s in known))
-    return limit
+    if not known:
+        return limit
+    common = math.gcd(*known)
+    return max(d for d in range(1, min(limit, common) + 1) if common % d == 0)
 
 
 def needs_every_batch(callback):

@@ -15,12 +15,14 @@ class Adam(keras.optimizers.Adam):
 
     Keras computes it as about ten separate element-wise operations per
     variable, each a pass over memory; TensorFlow's `ResourceApplyAdam` does the
-    same update in one pass. For a 650k-parameter VAE on a 2-core CPU that is
-    a fifth of the training step (see `bench/`). The results equal Keras'
-    to float rounding (tested to 1e-5) but are not bit-reproducible across
-    processes: a run killed and resumed from a checkpoint ends within about
-    1e-6 of an uninterrupted one, not bit for bit as with Keras' Adam (which
-    `kvae train` therefore keeps). Everything else is Keras':
+    same update in one pass: about 5% more examples per second for the
+    784-400-20 VAE on a 2-core CPU (`python -m bench.ablations`). The results
+    equal Keras' to float rounding (tested to 1e-5), and two fresh processes
+    train to bit-identical weights. It is opt-in because a `kvae train` run
+    killed and resumed with it once ended about 1e-6 from the uninterrupted
+    run, outside the resume test's tolerance (cause not yet found), while
+    Keras' Adam (which `kvae train` therefore keeps) resumes within it.
+    Everything else is Keras':
     learning-rate schedules, clipping, weight decay, EMA, loss scaling,
     serialisation, and the slot variables (so a checkpoint of one loads into
     the other). The fused kernel is used for dense gradients of float

@@ -37,8 +37,8 @@ def add_arguments(p):
     p.add_argument("--steps-per-execution", type=_auto_or_positive_int, default="auto",
                    help="training steps per compiled call (default auto: up to 32, a divisor of the steps per epoch "
                         "so no call crosses an epoch, and 1 under --strategy mirrored/multi_worker; about 1.4x the "
-                        "throughput of 1 on 2 CPU cores). An integer is also rounded down to a divisor. Per-step "
-                        "schedules such as --kl-warmup change once per call")
+                        "throughput of 1 on 2 CPU cores; 1 with --kl-warmup, which sets beta every step). An integer "
+                        "is also rounded down to a divisor, and with it --kl-warmup changes beta once per call")
     p.add_argument("--binarize", action="store_true", help="dynamic binarisation of the training data (Bernoulli)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default: runs/<data>)")
@@ -91,13 +91,11 @@ def run(args):
         resume.check_same_run(out / rd.CONFIG, config)
 
     steps = kvae.data.steps_per_epoch(len(data.x_train), args.batch_size)
+    # "auto" is resolved by the model (kvae.execution); an explicit count gets the
+    # same two guards: a divisor of the epoch, and 1 under a distribution strategy.
     steps_per_execution = args.steps_per_execution
     if steps_per_execution != "auto":
-        steps_per_execution = _divisor_at_most(steps, steps_per_execution)
-    if args.strategy != "default":
-        # Keras 3.15's multi-step loop fails under MultiWorkerMirroredStrategy
-        # ("You must feed a value for placeholder tensor ..."); one step per call.
-        steps_per_execution = 1
+        steps_per_execution = 1 if args.strategy != "default" else kvae.execution.divisor_at_most(steps_per_execution, steps)
 
     def make_model():
         with strategy.scope():
@@ -205,13 +203,6 @@ def run(args):
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or Inf; nothing was published."""
-
-
-def _divisor_at_most(steps, limit):
-    # Keras runs whole executions on an endless stream: one that crossed an epoch
-    # boundary would give epochs more steps than steps_per_epoch, and a resumed
-    # run other batches than an uninterrupted one.
-    return max(d for d in range(1, min(steps, limit) + 1) if steps % d == 0)
 
 
 def _run_config(args, data, epochs):
