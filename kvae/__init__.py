@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from kvae import callbacks  # noqa: E402
+from kvae import checks  # noqa: E402
 from kvae import data  # noqa: E402
 from kvae import distribute  # noqa: E402
 from kvae import evaluation  # noqa: E402
@@ -16,9 +17,10 @@ from kvae import metrics  # noqa: E402
 from kvae import networks  # noqa: E402
 from kvae import optimizers  # noqa: E402
 from kvae import plotting  # noqa: E402
+from kvae import schedules  # noqa: E402
 from kvae.model import VAE  # noqa: E402
 from kvae.networks import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "callbacks", "data", "distribute", "evaluation", "execution", "export", "likelihoods", "metrics", "networks", "optimizers", "plotting", "__version__"]
+__all__ = ["VAE", "build_vae", "callbacks", "checks", "data", "distribute", "evaluation", "execution", "export", "likelihoods", "metrics", "networks", "optimizers", "plotting", "schedules", "__version__"]

@@ -62,8 +62,10 @@ def divisor_at_most(limit, *epoch_steps):
 def needs_every_batch(callback):
     """Whether `callback` must run before or after every training batch.
 
-    A callback says so with a `needs_every_batch` attribute (kvae's per-step
-    schedules do: β must change at every step). Otherwise Keras' own
+    A callback says so with a `needs_every_batch` attribute (kvae's schedule
+    callbacks do: true only for a per-step schedule that is a plain Python
+    function; `KLWarmup` and `CyclicalKLAnnealing` are evaluated inside the
+    compiled step and need no batch hook). Otherwise Keras' own
     callbacks are written for `steps_per_execution` and do not need it
     (`TerminateOnNaN`, say, stops up to 31 steps later); a `LambdaCallback`
     given a per-batch hook, or any other callback that overrides one, does.
@@ -74,10 +76,10 @@ def needs_every_batch(callback):
     >>> from kvae.execution import needs_every_batch
     >>> needs_every_batch(keras.callbacks.TerminateOnNaN())
     False
-    >>> needs_every_batch(kvae.callbacks.KLWarmup(duration=1000))  # per step
-    True
-    >>> needs_every_batch(kvae.callbacks.KLWarmup(duration=5, unit="epoch"))
+    >>> needs_every_batch(kvae.callbacks.KLWarmup(duration=1000))  # per step, inside the step
     False
+    >>> needs_every_batch(kvae.callbacks.VariableSchedule(lambda t: min(1, t / 1000)))  # per batch
+    True
     """
     declared = getattr(callback, "needs_every_batch", None)
     if declared is not None:

@@ -9,9 +9,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from kvae import checks
 from kvae import distribute
 from kvae import execution
 from kvae import likelihoods as likelihoods_lib
+from kvae import schedules as schedules_lib
 from kvae.data.splits import check_examples
 from kvae.metrics import ActiveUnits
 
@@ -55,17 +57,27 @@ class VAE(keras.Model):
         latent_dim: int. Size of z, > 0.
         likelihood: str or `kvae.likelihoods.Likelihood`. `"bernoulli"`,
             `"gaussian"`, `"gaussian_fixed"` or an instance.
-        beta: float. Weight of the KL term, >= 0. Stored in a non-trainable
-            `keras.Variable` (`model.beta`) that callbacks may `.assign()`
-            (see `kvae.callbacks.KLWarmup`).
-        free_bits: float. The free-bits floor λ in nats per latent dimension,
-            >= 0 (0 = off). A non-trainable `keras.Variable`
-            (`model.free_bits`), so a schedule can change it during `fit`.
+        beta: float or `kvae.schedules.Schedule`. Weight of the KL term, >= 0.
+            Its current value lives in a non-trainable `keras.Variable`
+            (`model.beta`) that callbacks may `.assign()`; a schedule (e.g.
+            `kvae.schedules.Warmup`) is evaluated by the compiled train step
+            from `optimizer.iterations`, like a `LearningRateSchedule`, and
+            its value is logged as `beta`.
+        free_bits: float or `kvae.schedules.Schedule`. The free-bits floor λ
+            in nats per latent dimension, >= 0 (0 = off); `model.free_bits`,
+            like `beta`.
         seed: int or None. Seed of the reparameterisation noise.
-        **kwargs: standard `keras.Model` arguments (`name`, ...).
+        **kwargs: standard `keras.Model` arguments (`name`, `dtype`, ...).
 
     The model is built at construction when the encoder knows its input shape
     (any functional model does); otherwise `fit` or the first call builds it.
+
+    Mixed precision: the networks compute in their own dtype policy (e.g.
+    `keras.config.set_dtype_policy("mixed_bfloat16")` before building, or
+    `dtype=` on `kvae.build_vae`); their outputs are cast to float32 once, at
+    the boundary, so the posterior, prior, KL, likelihood log-probs,
+    log-sum-exps and metrics are float32 whatever the policy (a 784-pixel
+    log-prob summed in float16 would lose the ELBO's digits or overflow).
 
     Example:
 
@@ -92,16 +104,19 @@ class VAE(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim <= 0:
+        checks.positive_int(latent_dim, "latent_dim")
+        self.beta_schedule = schedules_lib.get(beta, "beta")
+        self.free_bits_schedule = schedules_lib.get(free_bits, "free_bits")
+        # Schedules installed for one `fit` by kvae's per-step callbacks.
+        self._fit_schedules = {}
+        if self.beta_schedule is None and not (isinstance(beta, (int, float, np.floating)) and beta >= 0):
+            raise ValueError(f"`beta` must be a float >= 0 or a kvae.schedules.Schedule, received: {beta!r}")
+        if self.free_bits_schedule is None and not (
+            isinstance(free_bits, (int, float, np.floating)) and 0 <= free_bits < math.inf
+        ):
             raise ValueError(
-                f"`latent_dim` must be a positive integer, received: {latent_dim!r}"
-            )
-        if not (isinstance(beta, (int, float, np.floating)) and beta >= 0):
-            raise ValueError(f"`beta` must be a float >= 0, received: {beta!r}")
-        if not (isinstance(free_bits, (int, float, np.floating)) and 0 <= free_bits < math.inf):
-            raise ValueError(
-                f"`free_bits` must be a finite float >= 0 (nats per latent dimension), "
-                f"received: {free_bits!r}"
+                f"`free_bits` must be a finite float >= 0 (nats per latent dimension) or a "
+                f"kvae.schedules.Schedule, received: {free_bits!r}"
             )
 
         # === Layers ===
@@ -110,11 +125,14 @@ class VAE(keras.Model):
         self.likelihood = likelihoods_lib.get(likelihood)
 
         # === State ===
+        # The step assigns scheduled values; every replica computes the same one.
         self.beta = keras.Variable(
-            float(beta), trainable=False, dtype="float32", name="beta"
+            _initial(beta, self.beta_schedule), trainable=False, dtype="float32", name="beta",
+            aggregation="only_first_replica",
         )
         self.free_bits = keras.Variable(
-            float(free_bits), trainable=False, dtype="float32", name="free_bits"
+            _initial(free_bits, self.free_bits_schedule), trainable=False, dtype="float32",
+            name="free_bits", aggregation="only_first_replica",
         )
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -124,7 +142,7 @@ class VAE(keras.Model):
         self.active_units_tracker = ActiveUnits(latent_dim, name="active_units")
 
         # === Config ===
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
         self.seed = seed
 
         # === Build ===
@@ -169,9 +187,14 @@ class VAE(keras.Model):
     # --- Distributions --------------------------------------------------------
 
     @property
+    def distribution_dtype(self):
+        """The dtype of every distribution, log-prob and metric: float32 under any mixed policy."""
+        return self.dtype_policy.variable_dtype
+
+    @property
     def prior(self):
         """The prior p(z) = N(0, I) over `latent_dim` dimensions."""
-        zeros = tf.zeros([self.latent_dim], dtype=self.compute_dtype)
+        zeros = tf.zeros([self.latent_dim], dtype=self.distribution_dtype)
         return tfd.Independent(tfd.Normal(zeros, tf.ones_like(zeros)), 1)
 
     def encode(self, x, training=False):
@@ -183,16 +206,24 @@ class VAE(keras.Model):
             self.build((None,) + tuple(x.shape[1:]))
         params = self.encoder(x, training=training)
         if isinstance(params, (list, tuple)):
-            loc, scale_param = params
+            loc, scale_param = (self._float(p) for p in params)
         else:
-            loc, scale_param = tf.split(params, 2, axis=-1)
+            loc, scale_param = tf.split(self._float(params), 2, axis=-1)
         scale = tf.nn.softplus(scale_param) + _MIN_POSTERIOR_SCALE
         return tfd.Independent(tfd.Normal(loc=loc, scale=scale), 1)
 
     def decode(self, z, training=False):
         """Returns the likelihood p(x|z), with one whole example per event."""
-        z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
-        return self.likelihood.distribution(self.decoder(z, training=training))
+        return self.likelihood.distribution(self.decoder_params(z, training=training))
+
+    def decoder_params(self, z, training=False):
+        """The decoder's output for z, as float32 likelihood parameters."""
+        z = tf.convert_to_tensor(z, dtype=self.distribution_dtype)
+        return self._float(self.decoder(z, training=training))
+
+    def _float(self, tensor):
+        # The one cast at the network boundary (a no-op without mixed precision).
+        return tf.cast(tensor, self.distribution_dtype)
 
     def call(self, inputs, training=False):
         # `model(x)` and `predict` give the deterministic reconstruction.
@@ -234,7 +265,7 @@ class VAE(keras.Model):
         z = tf.map_fn(
             lambda s: tf.random.stateless_normal([self.latent_dim], tf.stack([s, tf.constant(0, tf.int64)])),
             seeds,
-            fn_output_signature=tf.TensorSpec([self.latent_dim], self.compute_dtype),
+            fn_output_signature=tf.TensorSpec([self.latent_dim], self.distribution_dtype),
         )
         return self.decode(z).mean(), z
 
@@ -271,8 +302,8 @@ class VAE(keras.Model):
                 1 for an MLP VAE on CPU), lowered to a divisor of
                 `steps_per_epoch` when `fit` is given one, and 1 under a
                 `tf.distribute` strategy, with `run_eagerly=True`, or when
-                a callback needs every batch (a per-step `KLWarmup`, a
-                user callback with per-batch hooks; see
+                a callback needs every batch (a per-step schedule given as a
+                Python function, a user callback with per-batch hooks; see
                 `kvae.execution.needs_every_batch`). The maths is the same;
                 Keras' own callbacks' per-batch hooks (progress bar,
                 `TerminateOnNaN`) then run once per call.
@@ -346,7 +377,7 @@ class VAE(keras.Model):
         normal = self.encode(x, training=training).distribution
         epsilon = _global_batch_normal(tf.shape(normal.loc), self._next_seed())
         z = normal.loc + normal.scale * epsilon  # reparameterised: z = μ + σ·ε
-        reconstruction = -self.likelihood.log_prob(self.decoder(z, training=training), x)
+        reconstruction = -self.likelihood.log_prob(self.decoder_params(z, training=training), x)
         kl_per_dim = tfd.kl_divergence(normal, self.prior.distribution)
         return reconstruction, kl_per_dim, normal.loc
 
@@ -357,6 +388,7 @@ class VAE(keras.Model):
 
     def train_step(self, data):
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        scheduled = self._apply_schedules()
         with tf.GradientTape() as tape:
             reconstruction, kl_per_dim, loc = self._terms(x, training=True)
             per_example_loss = self._objective(reconstruction, kl_per_dim)
@@ -364,7 +396,7 @@ class VAE(keras.Model):
             loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
-        return self._update_metrics(per_example_loss, reconstruction, kl_per_dim, loc, sample_weight)
+        return self._update_metrics(per_example_loss, reconstruction, kl_per_dim, loc, sample_weight, scheduled)
 
     def test_step(self, data):
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -372,7 +404,37 @@ class VAE(keras.Model):
         per_example_loss = self._objective(reconstruction, kl_per_dim)
         return self._update_metrics(per_example_loss, reconstruction, kl_per_dim, loc, sample_weight)
 
-    def _update_metrics(self, per_example_loss, reconstruction, kl_per_dim, loc, sample_weight):
+    def _schedule(self, name):
+        # A callback's schedule for this fit, else the model's own (None: a constant).
+        return self._fit_schedules.get(name, getattr(self, f"{name}_schedule"))
+
+    def _set_fit_schedule(self, name, schedule):
+        """Installs (or with None removes) a schedule of `name` for the current `fit`.
+
+        kvae's per-step callbacks use this so that their schedule is evaluated
+        inside the compiled step; the model's own config is left unchanged.
+        Returns whether the train function must be traced again.
+        """
+        before = self._schedule(name)
+        if schedule is None:
+            self._fit_schedules.pop(name, None)
+        else:
+            self._fit_schedules[name] = schedule
+        return self._schedule(name) is not before
+
+    def _apply_schedules(self):
+        # Like a LearningRateSchedule: a function of the optimizer's step counter,
+        # evaluated in the compiled step (no retrace, no per-batch callback).
+        scheduled = {}
+        for name in ("beta", "free_bits"):
+            schedule = self._schedule(name)
+            if schedule is not None:
+                variable = getattr(self, name)
+                variable.assign(tf.cast(schedule(self.optimizer.iterations), variable.dtype))
+                scheduled[name] = variable
+        return scheduled
+
+    def _update_metrics(self, per_example_loss, reconstruction, kl_per_dim, loc, sample_weight, scheduled=None):
         # Metrics get unscaled per-example values; Keras aggregates them across
         # replicas, so the logs do not depend on the replica count.
         kl = tf.reduce_sum(kl_per_dim, axis=-1)
@@ -381,7 +443,9 @@ class VAE(keras.Model):
         self.kl_tracker.update_state(kl, sample_weight)
         self.elbo_tracker.update_state(-(reconstruction + kl), sample_weight)
         self.active_units_tracker.update_state(loc, sample_weight)
-        return distribute.step_outputs({m.name: m.result() for m in self.metrics})
+        logs = {m.name: m.result() for m in self.metrics}
+        logs.update({name: tf.identity(variable) for name, variable in (scheduled or {}).items()})
+        return distribute.step_outputs(logs)
 
     # --- Evaluation -------------------------------------------------------------
 
@@ -412,7 +476,7 @@ class VAE(keras.Model):
             raise ValueError(
                 f"`num_samples` must be an integer >= 1, received: {num_samples!r}"
             )
-        x = np.asarray(x, dtype=self.compute_dtype)
+        x = np.asarray(x, dtype=self.distribution_dtype)
         self._as_inputs(x)
         n = len(x)
         if batch_size is None:
@@ -436,7 +500,7 @@ class VAE(keras.Model):
             )
             if progbar is not None:
                 progbar.add(len(batch))
-        return np.concatenate(results) if results else np.zeros([0], self.compute_dtype)
+        return np.concatenate(results) if results else np.zeros([0], self.distribution_dtype)
 
     @tf.function(reduce_retracing=True)
     def _log_importance_weights(self, x, num_samples, seed):
@@ -450,16 +514,17 @@ class VAE(keras.Model):
             tf.tile(x[tf.newaxis], multiples), tf.concat([[-1], tf.shape(x)[1:]], axis=0)
         )
         log_px_z = tf.reshape(
-            self.likelihood.log_prob(self.decoder(flat_z), flat_x), [num_samples, batch]
+            self.likelihood.log_prob(self.decoder_params(flat_z), flat_x), [num_samples, batch]
         )
         return log_px_z + self.prior.log_prob(z) - posterior.log_prob(z)
 
     # --- Helpers ----------------------------------------------------------------
 
     def _as_inputs(self, x):
-        x = tf.convert_to_tensor(x, dtype_hint=self.compute_dtype)
-        if x.dtype != self.compute_dtype:
-            x = tf.cast(x, self.compute_dtype)
+        # Data stays float32 for the likelihood; the encoder's layers cast their own inputs.
+        x = tf.convert_to_tensor(x, dtype_hint=self.distribution_dtype)
+        if x.dtype != self.distribution_dtype:
+            x = tf.cast(x, self.distribution_dtype)
         self._check_event_shape(x.shape)
         return x
 
@@ -501,9 +566,9 @@ class VAE(keras.Model):
                 "decoder": keras.saving.serialize_keras_object(self.decoder),
                 "latent_dim": self.latent_dim,
                 "likelihood": keras.saving.serialize_keras_object(self.likelihood),
-                "beta": float(keras.ops.convert_to_numpy(self.beta)),
+                "beta": _config_value(self.beta, self.beta_schedule),
                 "seed": self.seed,
-                "free_bits": float(keras.ops.convert_to_numpy(self.free_bits)),
+                "free_bits": _config_value(self.free_bits, self.free_bits_schedule),
             }
         )
         return config
@@ -515,6 +580,16 @@ class VAE(keras.Model):
         for key in ("encoder", "decoder", "likelihood"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _initial(value, schedule):
+    return float(schedule(0)) if schedule is not None else float(value)
+
+
+def _config_value(variable, schedule):
+    if schedule is not None:
+        return keras.saving.serialize_keras_object(schedule)
+    return float(keras.ops.convert_to_numpy(variable))
 
 
 def _bind(method, *args, **kwargs):

@@ -8,13 +8,13 @@ from conftest import tiny_vae, uniform_data
 
 
 class _Recorder(keras.callbacks.Callback):
-    """Reads the model's β and free-bits floor before every step."""
+    """Reads the β and free-bits floor that each step used (the Variables after the step)."""
 
     def __init__(self):
         super().__init__()
         self.beta, self.free_bits = [], []
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_end(self, batch, logs=None):
         self.beta.append(float(self.model.beta.numpy()))
         self.free_bits.append(float(self.model.free_bits.numpy()))
 
@@ -134,7 +134,7 @@ def test_free_bits_schedule_and_config():
         (lambda: kvae.callbacks.ImageLogger(np.zeros((2, 4))), "pass `out_dir` (PNG files), `log_dir` (TensorBoard) or both; received neither"),
         (lambda: kvae.callbacks.ImageLogger(np.zeros((2, 4)), every=0, out_dir="x"), "`every` must be a positive integer (epochs), received: 0"),
         (lambda: kvae.callbacks.LatentScatter(np.zeros((3, 4)), labels=[0, 1], out_dir="x"), "`labels` must have shape (3,), one per example of `x`, received shape (2,)"),
-        (lambda: kvae.VAE(None, None, 2, free_bits=-0.1), "`free_bits` must be a finite float >= 0 (nats per latent dimension), received: -0.1"),
+        (lambda: kvae.VAE(None, None, 2, free_bits=-0.1), "`free_bits` must be a finite float >= 0 (nats per latent dimension) or a kvae.schedules.Schedule, received: -0.1"),
     ],
 )
 def test_bad_arguments_are_clear_errors(make, message):

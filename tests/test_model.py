@@ -169,7 +169,7 @@ def test_latent_dim_must_be_a_positive_int(latent_dim):
 
 
 def test_beta_must_be_non_negative():
-    with pytest.raises(ValueError, match=r"`beta` must be a float >= 0, received: -1.0"):
+    with pytest.raises(ValueError, match=r"`beta` must be a float >= 0 or a kvae.schedules.Schedule, received: -1.0"):
         kvae.VAE(keras.layers.Dense(4), keras.layers.Dense(4), latent_dim=2, beta=-1.0)
 
 

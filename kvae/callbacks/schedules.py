@@ -4,6 +4,8 @@ import math
 
 import keras
 
+from kvae import schedules as schedules_lib
+
 UNITS = ("step", "epoch")
 VARIABLES = ("beta", "free_bits")
 
@@ -13,18 +15,22 @@ class VariableSchedule(keras.callbacks.Callback):
 
     `t` is the global step (`model.optimizer.iterations`, so a resumed run
     continues the schedule where it stopped) or the epoch index. The value is
-    assigned to the model's non-trainable `keras.Variable` before each step or
-    epoch (a Variable, not a Python float, so the compiled step reads the new
-    value without re-tracing) and added to the epoch logs under the
-    variable's name, like `keras.callbacks.LearningRateScheduler` does: put
-    this callback before `CSVLogger` or `TensorBoard` in the list for them to
-    record it. A per-step schedule sets `needs_every_batch`, so `VAE`'s
-    default `steps_per_execution="auto"` runs one step per call during its
-    `fit`; with an explicit `steps_per_execution = k` the value would only
-    change every k steps.
+    assigned to the model's non-trainable `keras.Variable` (a Variable, not a
+    Python float, so the compiled step reads the new value without
+    re-tracing) and added to the epoch logs under the variable's name, like
+    `keras.callbacks.LearningRateScheduler` does: put this callback before
+    `CSVLogger` or `TensorBoard` in the list for them to record it.
+
+    Per step, a `kvae.schedules.Schedule` (what `KLWarmup` and
+    `CyclicalKLAnnealing` use) is handed to the model for the duration of
+    `fit` and evaluated inside the compiled step from `optimizer.iterations`,
+    so `VAE`'s `steps_per_execution="auto"` keeps running many steps per call.
+    Any other Python callable is called before every batch instead: it sets
+    `needs_every_batch`, and "auto" then runs one step per call.
 
     Args:
-        schedule: callable. `t` (int) → value (float >= 0).
+        schedule: `kvae.schedules.Schedule` or callable. `t` (int) → value
+            (float >= 0).
         variable: str. `"beta"` (the KL weight) or `"free_bits"` (the floor λ
             in nats per latent dimension).
         unit: str. `"step"` or `"epoch"`.
@@ -53,9 +59,14 @@ class VariableSchedule(keras.callbacks.Callback):
         self.unit = unit
 
     @property
+    def in_step(self):
+        """Whether the compiled step evaluates the schedule (per step, a `kvae.schedules.Schedule`)."""
+        return self.unit == "step" and isinstance(self.schedule, schedules_lib.Schedule)
+
+    @property
     def needs_every_batch(self):
-        # A per-step schedule must set β before every step (see kvae.execution).
-        return self.unit == "step"
+        # A per-step Python schedule must set β before every step (see kvae.execution).
+        return self.unit == "step" and not self.in_step
 
     def _target(self):
         target = getattr(self.model, self.variable, None)
@@ -77,16 +88,24 @@ class VariableSchedule(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._target()  # fail before the first step, not in it
+        if self.in_step and self.model._set_fit_schedule(self.variable, self.schedule):
+            self.model.make_train_function(force=True)  # trace the step with the schedule
+
+    def on_train_end(self, logs=None):
+        if self.in_step:
+            # The variable keeps the last step's value, as if set before each batch.
+            self.model._set_fit_schedule(self.variable, None)
+            self.model.train_function = None
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.unit == "epoch":
             self._set(epoch)
-        else:
+        elif not self.in_step:
             # One host read per epoch; `batch` below counts the steps within it.
             self._epoch_start = int(self.model.optimizer.iterations.numpy())
 
     def on_train_batch_begin(self, batch, logs=None):
-        if self.unit == "step":
+        if self.unit == "step" and not self.in_step:
             self._set(self._epoch_start + batch)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -113,23 +132,23 @@ class KLWarmup(VariableSchedule):
         unit: str. `"step"` (default) or `"epoch"`.
         variable: str. `"beta"` (default) or `"free_bits"`.
 
+    Per step it is `kvae.schedules.Warmup`, evaluated inside the compiled
+    step (so `fit` keeps several steps per call); the same schedule can be
+    given to the model instead, `build_vae(..., beta=kvae.schedules.Warmup(...))`,
+    which also saves it with the model.
+
     Example:
 
     >>> import kvae
     >>> warmup = kvae.callbacks.KLWarmup(duration=4)
-    >>> [warmup.schedule(t) for t in range(6)]
+    >>> [float(warmup.schedule(t)) for t in range(6)]
     [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
     """
 
     def __init__(self, duration, start=0.0, end=1.0, unit="step", variable="beta"):
-        _check_positive_int(duration, "duration")
-        _check_non_negative(start, "start")
-        _check_non_negative(end, "end")
-        self.duration, self.start, self.end = int(duration), float(start), float(end)
-        super().__init__(self._value, variable=variable, unit=unit)
-
-    def _value(self, t):
-        return self.start + (self.end - self.start) * min(1.0, t / self.duration)
+        schedule = schedules_lib.Warmup(duration, start, end)
+        self.duration, self.start, self.end = schedule.duration, schedule.start, schedule.end
+        super().__init__(schedule, variable=variable, unit=unit)
 
 
 class CyclicalKLAnnealing(VariableSchedule):
@@ -153,30 +172,12 @@ class CyclicalKLAnnealing(VariableSchedule):
 
     >>> import kvae
     >>> cycles = kvae.callbacks.CyclicalKLAnnealing(period=4, ratio=0.5)
-    >>> [cycles.schedule(t) for t in range(8)]
+    >>> [float(cycles.schedule(t)) for t in range(8)]
     [0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0, 1.0]
     """
 
     def __init__(self, period, ratio=0.5, low=0.0, high=1.0, unit="step", variable="beta"):
-        _check_positive_int(period, "period")
-        if not (isinstance(ratio, (int, float)) and 0 < ratio <= 1):
-            raise ValueError(f"`ratio` must be a number in (0, 1], received: {ratio!r}")
-        _check_non_negative(low, "low")
-        _check_non_negative(high, "high")
-        self.period, self.ratio = int(period), float(ratio)
-        self.low, self.high = float(low), float(high)
-        super().__init__(self._value, variable=variable, unit=unit)
-
-    def _value(self, t):
-        tau = (t % self.period) / self.period
-        return self.low + (self.high - self.low) * min(1.0, tau / self.ratio)
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer, received: {value!r}")
-
-
-def _check_non_negative(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < math.inf):
-        raise ValueError(f"`{name}` must be a finite number >= 0, received: {value!r}")
+        schedule = schedules_lib.Cyclical(period, ratio, low, high)
+        self.period, self.ratio = schedule.period, schedule.ratio
+        self.low, self.high = schedule.low, schedule.high
+        super().__init__(schedule, variable=variable, unit=unit)

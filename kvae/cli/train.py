@@ -37,8 +37,8 @@ def add_arguments(p):
     p.add_argument("--steps-per-execution", type=_auto_or_positive_int, default="auto",
                    help="training steps per compiled call (default auto: up to 32, a divisor of the steps per epoch "
                         "so no call crosses an epoch, and 1 under --strategy mirrored/multi_worker; about 1.4x the "
-                        "throughput of 1 on 2 CPU cores; 1 with --kl-warmup, which sets beta every step). An integer "
-                        "is also rounded down to a divisor, and with it --kl-warmup changes beta once per call")
+                        "throughput of 1 on 2 CPU cores). An integer is also rounded down to a divisor. --kl-warmup is "
+                        "evaluated inside the step, so it keeps this speed")
     p.add_argument("--binarize", action="store_true", help="dynamic binarisation of the training data (Bernoulli)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default: runs/<data>)")
