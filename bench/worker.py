@@ -22,16 +22,30 @@ def _fashion(args):
 
 
 def train_kvae(args):
-    """`kvae.build_vae` + `compile` + `fit`, as the README shows; optional `steps_per_execution`/`optimizer`."""
+    """`kvae.build_vae` + `compile` + `fit`, as the README shows.
+
+    Options: `input` ("dataset": `fit(make_dataset(...))`; "numpy": plain `fit(x, batch_size=128)`),
+    `dtype_policy` (Keras' global policy, e.g. "mixed_bfloat16"), `kl_warmup` (a per-step
+    `kvae.callbacks.KLWarmup` over the first epoch), `steps_per_execution`, `optimizer`.
+    """
+    import keras
+
     import kvae
     from bench.references import _EpochTimer, build_kvae
 
     x_train, x_test = _fashion(args)
+    keras.config.set_dtype_policy(args.get("dtype_policy", "float32"))
     vae = build_kvae(x_train, args["seed"], fused_adam=args.get("optimizer") == "fused",
                      steps_per_execution=args.get("steps_per_execution", "auto"))
     timer = _EpochTimer()
-    train = kvae.data.make_dataset(x_train, 128, shuffle=True, seed=args["seed"])
-    vae.fit(train, epochs=args["epochs"], verbose=0, shuffle=False, callbacks=[timer])
+    callbacks = [timer]
+    if args.get("kl_warmup"):
+        callbacks.insert(0, kvae.callbacks.KLWarmup(duration=kvae.data.steps_per_epoch(len(x_train), 128)))
+    if args.get("input", "dataset") == "numpy":
+        vae.fit(x_train, batch_size=128, epochs=args["epochs"], verbose=0, callbacks=callbacks)
+    else:
+        train = kvae.data.make_dataset(x_train, 128, shuffle=True, seed=args["seed"])
+        vae.fit(train, epochs=args["epochs"], verbose=0, shuffle=False, callbacks=callbacks)
     test = vae.evaluate(kvae.data.make_dataset(x_test, 500), return_dict=True, verbose=0)
     return {"epoch_seconds": timer.seconds, "test_neg_elbo": -test["elbo"],
             "steps_per_execution": vae.steps_per_execution}
@@ -41,8 +55,10 @@ def train_reference(args):
     from bench import references
 
     x_train, x_test = _fashion(args)
-    train = {"pytorch": references.train_pytorch, "keras_io": references.train_keras_io}[args["impl"]]
-    return train(x_train, x_test, args["seed"], args["epochs"])
+    if args["impl"] == "pytorch":
+        return references.train_pytorch(x_train, x_test, args["seed"], args["epochs"],
+                                         fast=args.get("fast", False), bfloat16=args.get("bfloat16", False))
+    return references.train_keras_io(x_train, x_test, args["seed"], args["epochs"])
 
 
 def roofline(args):
