@@ -79,19 +79,24 @@ def test_report_lists_metrics_and_embeds_every_picture(run_dir, capsys):
     assert Image.open(run_dir / "curves.png").size == (4 * 320, 280)
 
 
-def test_train_with_warmup_free_bits_images_and_tensorboard(tmp_path):
+def test_train_with_warmup_free_bits_bfloat16_images_and_tensorboard(tmp_path):
+    import keras
     import tensorflow as tf
 
     out = tmp_path / "run"
     args = ["train", "--out", str(out), "--epochs", "2", "--hidden", "16", "--latent-dim", "3", "--verbose", "0",
             "--kl-warmup", "2", "--free-bits", "0.1", "--image-every", "1", "--tensorboard",
-            "--steps-per-execution", "1"]
+            "--dtype-policy", "mixed_bfloat16"]
     assert main(args) == 0
     with open(out / "history.csv") as f:
         rows = list(csv.DictReader(f))
-    # 12 steps per epoch; β is set before each step, logged after the last: 11/24, 23/24.
+    # 12 steps per epoch; each step evaluates β(t) = t/24, the epoch logs its last step's: 11/24, 23/24.
     assert [float(r["beta"]) for r in rows] == pytest.approx([11 / 24, 23 / 24])
-    assert json.loads((out / "config.json").read_text())["free_bits"] == 0.1
+    config = json.loads((out / "config.json").read_text())
+    assert config["free_bits"] == 0.1 and config["dtype_policy"] == "mixed_bfloat16"
+    model = keras.saving.load_model(out / "model.keras")
+    assert model.encoder.get_layer("hidden_0").compute_dtype == "bfloat16"
+    assert model.get_config()["beta"] == pytest.approx(23 / 24)  # a number: the last step's β, no schedule
     assert sorted(p.name for p in (out / "images").iterdir()) == [
         "reconstructions_epoch_0001.png", "reconstructions_epoch_0002.png",
         "samples_epoch_0001.png", "samples_epoch_0002.png",

@@ -12,7 +12,7 @@ from pathlib import Path
 # must use the same ones, or the backup does not belong to it.
 RUN_DEFINING = (
     "data", "data_name", "batch_size", "latent_dim", "hidden", "architecture",
-    "likelihood", "beta", "learning_rate", "binarize", "seed", "event_shape",
+    "likelihood", "beta", "learning_rate", "binarize", "seed", "event_shape", "dtype_policy",
 )
 
 

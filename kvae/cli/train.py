@@ -10,6 +10,8 @@ from kvae.cli import run_dir as rd
 
 HELP = "Train a VAE and write a run folder (model, history, PNGs, metrics)."
 
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+
 # Epochs when --epochs is not given: the small digits set needs more passes.
 DEFAULT_EPOCHS = {"digits": 100}
 OTHER_EPOCHS = 10
@@ -39,6 +41,10 @@ def add_arguments(p):
                         "so no call crosses an epoch, and 1 under --strategy mirrored/multi_worker; about 1.4x the "
                         "throughput of 1 on 2 CPU cores). An integer is also rounded down to a divisor. --kl-warmup is "
                         "evaluated inside the step, so it keeps this speed")
+    p.add_argument("--dtype-policy", choices=DTYPE_POLICIES, default="float32",
+                   help="Keras dtype policy of the networks: mixed_bfloat16 (fast matmuls on CPUs with AMX and on "
+                        "TPUs/recent GPUs) or mixed_float16 (GPUs; with Keras' loss scaling). Distributions, "
+                        "log-probs and metrics stay float32")
     p.add_argument("--binarize", action="store_true", help="dynamic binarisation of the training data (Bernoulli)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default: runs/<data>)")
@@ -109,6 +115,7 @@ def run(args):
                 beta=args.beta,
                 seed=args.seed,
                 free_bits=args.free_bits,
+                dtype=args.dtype_policy,
             )
             model.compile(
                 optimizer=keras.optimizers.Adam(args.learning_rate),

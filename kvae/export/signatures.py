@@ -68,7 +68,7 @@ def build_archive(model, score_samples=100):
         return {"mean": posterior.loc, "stddev": posterior.scale}
 
     def decode(z):
-        return model.likelihood.parameters(model.decoder(checked_z(z), training=False))
+        return model.likelihood.parameters(model.decoder_params(checked_z(z)))
 
     def reconstruct(x):
         return {"reconstruction": model.reconstruct(checked_x(x))}

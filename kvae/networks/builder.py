@@ -1,5 +1,6 @@
 """`build_vae`: a ready `VAE` from a data shape and a few hyper-parameters."""
 
+from kvae import checks
 from kvae import likelihoods as likelihoods_lib
 from kvae.model import VAE
 from kvae.networks.conv import conv_decoder, conv_encoder
@@ -19,6 +20,7 @@ def build_vae(
     seed=None,
     free_bits=0.0,
     name="vae",
+    dtype=None,
 ):
     """Returns a built `kvae.VAE` with matching encoder and decoder.
 
@@ -29,11 +31,16 @@ def build_vae(
         hidden_units: int or tuple of int. Hidden `Dense` widths of the encoder;
             the decoder uses them reversed.
         likelihood: str or `kvae.likelihoods.Likelihood`. p(x|z).
-        beta: float. KL weight, >= 0.
         filters: tuple of int. Conv filters of the encoder (decoder: reversed).
         seed: int or None. Seed of the model's sampling noise.
-        free_bits: float. Free-bits floor λ in nats per latent dimension, >= 0.
+        beta: float or `kvae.schedules.Schedule`. KL weight, >= 0.
+        free_bits: float or `kvae.schedules.Schedule`. Free-bits floor λ in
+            nats per latent dimension, >= 0.
         name: str. Model name.
+        dtype: str, `keras.DTypePolicy` or None. Dtype policy of the model and
+            its networks, e.g. `"mixed_bfloat16"` (None: Keras' global
+            policy). The networks compute in it; distributions, log-probs and
+            metrics stay float32 (see `kvae.VAE`).
 
     Example:
 
@@ -46,8 +53,7 @@ def build_vae(
         raise ValueError(
             f"`architecture` must be one of {list(ARCHITECTURES)}, received: {architecture!r}"
         )
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
-        raise ValueError(f"`latent_dim` must be a positive integer, received: {latent_dim!r}")
+    latent_dim = checks.positive_int(latent_dim, "latent_dim")
     hidden_units = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
     if not hidden_units or any(not isinstance(u, int) or u <= 0 for u in hidden_units):
         raise ValueError(
@@ -57,13 +63,13 @@ def build_vae(
     likelihood = likelihoods_lib.get(likelihood)
     params_shape = likelihood.params_shape(input_shape)
     if architecture == "mlp":
-        encoder = mlp_encoder(input_shape, latent_dim, hidden_units)
-        decoder = mlp_decoder(latent_dim, params_shape, hidden_units[::-1])
+        encoder = mlp_encoder(input_shape, latent_dim, hidden_units, dtype=dtype)
+        decoder = mlp_decoder(latent_dim, params_shape, hidden_units[::-1], dtype=dtype)
     else:
         filters = tuple(filters)
-        encoder = conv_encoder(input_shape, latent_dim, filters, hidden_units)
-        decoder = conv_decoder(latent_dim, params_shape, filters[::-1], hidden_units[::-1])
+        encoder = conv_encoder(input_shape, latent_dim, filters, hidden_units, dtype=dtype)
+        decoder = conv_decoder(latent_dim, params_shape, filters[::-1], hidden_units[::-1], dtype=dtype)
     return VAE(
         encoder, decoder, latent_dim, likelihood=likelihood, beta=beta, seed=seed,
-        free_bits=free_bits, name=name,
+        free_bits=free_bits, name=name, dtype=dtype,
     )

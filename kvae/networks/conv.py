@@ -13,7 +13,7 @@ def _check_image_shape(input_shape):
         )
 
 
-def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=(256,), name="encoder"):
+def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=(256,), name="encoder", dtype=None):
     """Builds x → [loc, scale_param]: stride-2 convolutions, then `Dense` layers.
 
     Args:
@@ -22,6 +22,8 @@ def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=(256,),
         filters: tuple of int. Filters of each 3×3, stride-2 convolution.
         hidden_units: tuple of int. Widths of the `Dense` layers after them.
         name: str. Model name.
+        dtype: str, `keras.DTypePolicy` or None. Dtype policy of the layers
+            (e.g. `"mixed_bfloat16"`; None: Keras' global policy).
 
     Example:
 
@@ -33,15 +35,15 @@ def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=(256,),
     inputs = keras.Input(shape=tuple(input_shape), name="x")
     h = inputs
     for i, f in enumerate(filters):
-        h = keras.layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"conv_{i}")(h)
-    h = keras.layers.Flatten()(h)
+        h = keras.layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"conv_{i}", dtype=dtype)(h)
+    h = keras.layers.Flatten(dtype=dtype)(h)
     for i, units in enumerate(hidden_units):
-        h = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
-    outputs = keras.layers.Dense(2 * latent_dim, name="posterior_params")(h)
-    return keras.Model(inputs, outputs, name=name)
+        h = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}", dtype=dtype)(h)
+    outputs = keras.layers.Dense(2 * latent_dim, name="posterior_params", dtype=dtype)(h)
+    return keras.Model(inputs, outputs, name=name, dtype=dtype)
 
 
-def conv_decoder(latent_dim, output_shape, filters=(64, 32), hidden_units=(256,), name="decoder"):
+def conv_decoder(latent_dim, output_shape, filters=(64, 32), hidden_units=(256,), name="decoder", dtype=None):
     """Builds z → likelihood parameters `(height, width, channels')`.
 
     Mirrors `conv_encoder`: `Dense` layers, a reshape to the smallest feature
@@ -55,6 +57,8 @@ def conv_decoder(latent_dim, output_shape, filters=(64, 32), hidden_units=(256,)
             (pass the encoder's reversed).
         hidden_units: tuple of int. Widths of the `Dense` layers from z.
         name: str. Model name.
+        dtype: str, `keras.DTypePolicy` or None. Dtype policy of the layers
+            (e.g. `"mixed_bfloat16"`; None: Keras' global policy).
 
     Example:
 
@@ -69,16 +73,16 @@ def conv_decoder(latent_dim, output_shape, filters=(64, 32), hidden_units=(256,)
     inputs = keras.Input(shape=(latent_dim,), name="z")
     h = inputs
     for i, units in enumerate(hidden_units):
-        h = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
+        h = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}", dtype=dtype)(h)
     first = filters[0] if filters else channels
-    h = keras.layers.Dense(h0 * w0 * first, activation="relu", name="project")(h)
-    h = keras.layers.Reshape((h0, w0, first))(h)
+    h = keras.layers.Dense(h0 * w0 * first, activation="relu", name="project", dtype=dtype)(h)
+    h = keras.layers.Reshape((h0, w0, first), dtype=dtype)(h)
     for i, f in enumerate(filters):
         h = keras.layers.Conv2DTranspose(
-            f, 3, strides=2, padding="same", activation="relu", name=f"deconv_{i}"
+            f, 3, strides=2, padding="same", activation="relu", name=f"deconv_{i}", dtype=dtype
         )(h)
-    h = keras.layers.Conv2D(channels, 3, padding="same", name="likelihood_params")(h)
+    h = keras.layers.Conv2D(channels, 3, padding="same", name="likelihood_params", dtype=dtype)(h)
     extra_h, extra_w = h0 * factor - height, w0 * factor - width
     if extra_h or extra_w:
-        h = keras.layers.Cropping2D(((0, extra_h), (0, extra_w)))(h)
-    return keras.Model(inputs, h, name=name)
+        h = keras.layers.Cropping2D(((0, extra_h), (0, extra_w)), dtype=dtype)(h)
+    return keras.Model(inputs, h, name=name, dtype=dtype)

@@ -5,7 +5,7 @@ import math
 import keras
 
 
-def mlp_encoder(input_shape, latent_dim, hidden_units=(400,), activation="relu", name="encoder"):
+def mlp_encoder(input_shape, latent_dim, hidden_units=(400,), activation="relu", name="encoder", dtype=None):
     """Builds x → [loc, scale_param] (one tensor `[batch, 2 * latent_dim]`).
 
     Args:
@@ -14,6 +14,8 @@ def mlp_encoder(input_shape, latent_dim, hidden_units=(400,), activation="relu",
         hidden_units: tuple of int. Widths of the hidden `Dense` layers.
         activation: str. Activation of the hidden layers.
         name: str. Model name.
+        dtype: str, `keras.DTypePolicy` or None. Dtype policy of the layers
+            (e.g. `"mixed_bfloat16"`; None: Keras' global policy).
 
     Example:
 
@@ -23,14 +25,14 @@ def mlp_encoder(input_shape, latent_dim, hidden_units=(400,), activation="relu",
     (None, 40)
     """
     inputs = keras.Input(shape=tuple(input_shape), name="x")
-    h = keras.layers.Flatten()(inputs)
+    h = keras.layers.Flatten(dtype=dtype)(inputs)
     for i, units in enumerate(hidden_units):
-        h = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(h)
-    outputs = keras.layers.Dense(2 * latent_dim, name="posterior_params")(h)
-    return keras.Model(inputs, outputs, name=name)
+        h = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}", dtype=dtype)(h)
+    outputs = keras.layers.Dense(2 * latent_dim, name="posterior_params", dtype=dtype)(h)
+    return keras.Model(inputs, outputs, name=name, dtype=dtype)
 
 
-def mlp_decoder(latent_dim, output_shape, hidden_units=(400,), activation="relu", name="decoder"):
+def mlp_decoder(latent_dim, output_shape, hidden_units=(400,), activation="relu", name="decoder", dtype=None):
     """Builds z → likelihood parameters of shape `output_shape`.
 
     Args:
@@ -41,6 +43,8 @@ def mlp_decoder(latent_dim, output_shape, hidden_units=(400,), activation="relu"
             order from z (pass the encoder's reversed).
         activation: str. Activation of the hidden layers.
         name: str. Model name.
+        dtype: str, `keras.DTypePolicy` or None. Dtype policy of the layers
+            (e.g. `"mixed_bfloat16"`; None: Keras' global policy).
 
     Example:
 
@@ -52,7 +56,7 @@ def mlp_decoder(latent_dim, output_shape, hidden_units=(400,), activation="relu"
     inputs = keras.Input(shape=(latent_dim,), name="z")
     h = inputs
     for i, units in enumerate(hidden_units):
-        h = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(h)
-    h = keras.layers.Dense(math.prod(output_shape), name="likelihood_params")(h)
-    outputs = keras.layers.Reshape(tuple(output_shape))(h)
-    return keras.Model(inputs, outputs, name=name)
+        h = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}", dtype=dtype)(h)
+    h = keras.layers.Dense(math.prod(output_shape), name="likelihood_params", dtype=dtype)(h)
+    outputs = keras.layers.Reshape(tuple(output_shape), dtype=dtype)(h)
+    return keras.Model(inputs, outputs, name=name, dtype=dtype)
