@@ -14,6 +14,7 @@ from kvae import distribute
 from kvae import execution
 from kvae import likelihoods as likelihoods_lib
 from kvae import schedules as schedules_lib
+from kvae.data import arrays
 from kvae.data.splits import check_examples
 from kvae.metrics import ActiveUnits
 
@@ -321,18 +322,35 @@ class VAE(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras' `fit`; NumPy arrays take `make_dataset`'s fast pipeline (see `kvae.data.arrays`)."""
         self._check_array(x)
         bound = _bind(keras.Model.fit, self, x, y, *args, **kwargs)
         self._resolve_steps_per_execution(
             bound.get("steps_per_epoch"), bound.get("validation_steps"), callbacks=bound.get("callbacks")
         )
+        fast = arrays.fit_arguments(bound)
+        if fast is not None:
+            return super().fit(**fast)
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
+        """Keras' `evaluate`; NumPy arrays take `make_dataset`'s fast pipeline."""
         self._check_array(x)
-        if not kwargs.get("_use_cached_eval_dataset"):  # not fit's own validation
-            self._resolve_steps_per_execution(_bind(keras.Model.evaluate, self, x, y, *args, **kwargs).get("steps"))
+        if kwargs.get("_use_cached_eval_dataset"):  # fit's own validation: already a dataset
+            return super().evaluate(x, y, *args, **kwargs)
+        bound = _bind(keras.Model.evaluate, self, x, y, *args, **kwargs)
+        self._resolve_steps_per_execution(bound.get("steps"))
+        fast = arrays.evaluate_arguments(bound)
+        if fast is not None:
+            return super().evaluate(**fast)
         return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """Keras' `predict` (the deterministic reconstruction); NumPy arrays take the fast pipeline."""
+        fast = arrays.evaluate_arguments(_bind(keras.Model.predict, self, x, *args, **kwargs))
+        if fast is not None:
+            return super().predict(**fast)
+        return super().predict(x, *args, **kwargs)
 
     def _resolve_steps_per_execution(self, *epoch_steps, callbacks=None):
         if not getattr(self, "_auto_steps_per_execution", False):
@@ -593,11 +611,14 @@ def _config_value(variable, schedule):
 
 
 def _bind(method, *args, **kwargs):
-    # The arguments of a call of `method` by name (unknown ones are left to Keras).
+    # The arguments of a call of `method` by name, without `self` (unknown ones are left to Keras).
     try:
-        return inspect.signature(method).bind(*args, **kwargs).arguments
+        arguments = dict(inspect.signature(method).bind(*args, **kwargs).arguments)
     except TypeError:
         return {}
+    arguments.pop("self", None)
+    arguments.update(arguments.pop("kwargs", {}))
+    return arguments
 
 
 def _known_input_shape(layer):

@@ -180,9 +180,11 @@ def test_auto_steps_per_execution_is_one_when_a_callback_needs_every_batch():
     every_batch = keras.callbacks.LambdaCallback(on_train_batch_begin=lambda batch, logs: seen.append(batch))
     model.fit(x, batch_size=4, epochs=2, verbose=0, callbacks=[every_batch])
     assert seen == [0, 1, 2, 3] * 2 and model.steps_per_execution == 1
-    model.fit(x, batch_size=4, epochs=1, verbose=0, callbacks=[kvae.callbacks.KLWarmup(8)])  # per step
+    per_batch = kvae.callbacks.VariableSchedule(lambda t: min(1.0, t / 8))  # a Python function, per step
+    model.fit(x, batch_size=4, epochs=1, verbose=0, callbacks=[per_batch])
     assert model.steps_per_execution == 1
     keras_own = [keras.callbacks.TerminateOnNaN(), kvae.callbacks.KLWarmup(2, unit="epoch"),
+                 kvae.callbacks.KLWarmup(8),  # per step, but evaluated inside the step
                  keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: None)]
     model.fit(x, batch_size=4, epochs=1, verbose=0, callbacks=keras_own)
     assert model.steps_per_execution == 32

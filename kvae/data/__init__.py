@@ -1,5 +1,6 @@
 """Data: the embedded digits, Fashion-MNIST from IDX files, users' `.npy`/`.npz`, tf.data."""
 
+from kvae.data.arrays import array_dataset
 from kvae.data.digits import load_digits
 from kvae.data.fashion_mnist import load_fashion_mnist, read_idx
 from kvae.data.files import load_array_file
@@ -31,6 +32,7 @@ def load(data="digits", data_dir=None):
 
 __all__ = [
     "DataSplits",
+    "array_dataset",
     "NAMES",
     "binarize",
     "load",

@@ -68,24 +68,30 @@ def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False, start_
         if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or start_epoch < 0:
             raise ValueError(f"`start_epoch` must be an integer >= 0, received: {start_epoch!r}")
         ds = _epoch_stream(x, batch_size, shuffle, binarize, seed, start_epoch)
+    return ds.prefetch(2).with_options(_options())
+
+
+def _options():
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     # One gather per batch needs no tuning. tf.data's autotuner does cost: its
     # background thread and the extra threads it starts took every other epoch
     # from 2.9 s to 5.2 s on a 2-core machine (see the README's Performance).
     options.autotune.enabled = False
-    return ds.prefetch(2).with_options(options)
+    return options
 
 
 def _one_pass(x, batch_size, shuffle, binarize, seed):
+    """One pass per iteration over `x`: an array, or a tuple of arrays (None entries stay None)."""
     # One random int64 per pass (new in every pass, fixed by `seed`) keys that
     # pass's permutation and binarisation noise.
-    examples = tf.constant(x)
+    examples = tuple(None if a is None else tf.constant(a) for a in x) if isinstance(x, tuple) else tf.constant(x)
     pass_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
     ds = pass_seeds.flat_map(
         lambda s: _batches(examples, batch_size, shuffle, binarize, tf.stack([s, 0]))
     )
-    return ds.apply(tf.data.experimental.assert_cardinality(steps_per_epoch(len(x), batch_size)))
+    n = len(x[0] if isinstance(x, tuple) else x)
+    return ds.apply(tf.data.experimental.assert_cardinality(steps_per_epoch(n, batch_size)))
 
 
 def _epoch_stream(x, batch_size, shuffle, binarize, seed, start_epoch):
@@ -100,22 +106,30 @@ def _batches(examples, batch_size, shuffle, binarize, epoch_seed):
     """One epoch of batches, a pure function of `epoch_seed`.
 
     Batch i is one `gather` of rows `order[i * batch_size : (i + 1) * batch_size]`
-    of the in-memory tensor. Per-element pipelines (`from_tensor_slices` →
-    `shuffle` → `batch`) cost about 2 ms of CPU per batch of 128 images, a
-    third of a training step on a 2-core machine (see `bench/`).
+    of the in-memory tensor (of each tensor, for a tuple such as `(x, None,
+    sample_weight)`). Per-element pipelines (`from_tensor_slices` → `shuffle`
+    → `batch`) cost about 2 ms of CPU per batch of 128 images, a third of a
+    training step on a 2-core machine (see `bench/`). `shuffle="batch"`
+    keeps the order of the batches and shuffles within each (Keras' meaning).
     """
-    n = tf.shape(examples, out_type=tf.int64)[0]
-    if shuffle:
+    first = examples[0] if isinstance(examples, tuple) else examples
+    n = tf.shape(first, out_type=tf.int64)[0]
+    if shuffle is True:
         order = tf.argsort(tf.random.stateless_uniform([n], seed=epoch_seed))
     else:
         order = tf.range(n)
     num_batches = (n + batch_size - 1) // batch_size
 
     def load(i):
+        batch_seed = tf.random.experimental.stateless_fold_in(epoch_seed, i)
         idx = order[i * batch_size : (i + 1) * batch_size]
+        if shuffle == "batch":
+            idx = tf.gather(idx, tf.argsort(tf.random.stateless_uniform(tf.shape(idx), seed=batch_seed)))
+        if isinstance(examples, tuple):
+            return tuple(None if t is None else tf.gather(t, idx) for t in examples)
         batch = tf.gather(examples, idx)
         if binarize:
-            batch = _binarize(batch, tf.random.experimental.stateless_fold_in(epoch_seed, i))
+            batch = _binarize(batch, batch_seed)
         return batch
 
     return tf.data.Dataset.range(num_batches).map(load)
