@@ -85,11 +85,12 @@ def test_signatures_have_batched_inputs_and_named_outputs(trained):
     _, path = trained
     loaded = tf.saved_model.load(str(path))
     assert set(loaded.signatures) == set(kvae.export.SIGNATURES) | {"serving_default"}
-    shapes = {name: {k: (v.dtype.name, v.shape.rank, v.shape[0]) for k, v in f.structured_input_signature[1].items()}
+    shapes = {name: {k: (v.dtype.name, tuple(v.shape)) for k, v in f.structured_input_signature[1].items()}
               for name, f in loaded.signatures.items()}
-    assert shapes["encode"] == {"x": ("float32", 4, None)}
-    assert shapes["generate"] == {"seed": ("int64", 1, None)}
-    assert shapes["score_k"] == {"x": ("float32", 4, None), "num_samples": ("int32", 1, None)}
+    assert shapes["encode"] == shapes["reconstruct"] == shapes["score"] == {"x": ("float32", (None, 4, 4, 1))}
+    assert shapes["decode"] == {"z": ("float32", (None, 3))}
+    assert shapes["generate"] == {"seed": ("int64", (None,))}
+    assert shapes["score_k"] == {"x": ("float32", (None, 4, 4, 1)), "num_samples": ("int32", (None,))}
     outputs = {name: sorted(f.structured_outputs) for name, f in loaded.signatures.items()}
     assert outputs["serving_default"] == outputs["encode"] == ["mean", "stddev"]
     assert outputs["decode"] == ["logits", "probs"]
@@ -106,11 +107,34 @@ def test_signatures_have_batched_inputs_and_named_outputs(trained):
          r"input `num_samples` must be the same in every row"),
     ],
 )
-def test_bad_inputs_fail_with_a_clear_invalid_argument(trained, signature, inputs, message):
+@pytest.mark.parametrize("loader", ["tf.saved_model.load", "session (TF Serving's C++ call)"])
+def test_bad_inputs_fail_with_a_clear_invalid_argument(trained, signature, inputs, message, loader):
     _, path = trained
-    loaded = tf.saved_model.load(str(path))
-    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
-        loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+    if loader == "tf.saved_model.load":
+        loaded = tf.saved_model.load(str(path))
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+        return
+    # TF Serving's path: the TF1 loader, Grappler on, and the C++ run call, which (unlike
+    # Python's session.run) does not compare a fed tensor with the declared shape.
+    from tensorflow.python.client import pywrap_tf_session
+
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        definition = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(path)).signature_def[signature]
+        tensor = session.graph.get_tensor_by_name
+        feeds = {tensor(definition.inputs[k].name)._as_tf_output(): v for k, v in inputs.items()}
+        fetches = [tensor(v.name)._as_tf_output() for v in definition.outputs.values()]
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            pywrap_tf_session.TF_SessionRun_wrapper(session._session, None, feeds, fetches, [], None)
+
+
+def test_saved_model_cli_shows_the_declared_shapes(trained):
+    _, path = trained
+    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(path), "--all"], capture_output=True,
+                           text=True, env=env(), timeout=120).stdout
+    signatures = {block.split("'")[0]: block for block in shown.split("signature_def['")[1:]}
+    assert "shape: (-1, 4, 4, 1)" in signatures["encode"] and "shape: (-1, 3)" in signatures["decode"]
+    assert "shape: (-1, -1" not in shown
 
 
 def test_warmup_file_holds_predict_requests_for_existing_signatures(trained):
