@@ -205,7 +205,10 @@ class VAE(keras.Model):
             # Keras' TF trainer defers building to tracing, and our steps never
             # call self(x): build here so fit/save/export never meet an unbuilt model.
             self.build((None,) + tuple(x.shape[1:]))
-        params = self.encoder(x, training=training)
+        return self.posterior_from_params(self.encoder(x, training=training))
+
+    def posterior_from_params(self, params):
+        """q(z|x) from the encoder's output: a pair `(loc, scale_param)` or one tensor holding both."""
         if isinstance(params, (list, tuple)):
             loc, scale_param = (self._float(p) for p in params)
         else:
@@ -289,6 +292,53 @@ class VAE(keras.Model):
         }
 
     # --- Training ---------------------------------------------------------------
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras' `Model.export`, for every part of a VAE.
+
+        - `format="tf_saved_model"` (default) writes the SavedModel that
+          `kvae.export.export_saved_model` publishes (signatures `encode` =
+          `serving_default`, `decode`, `reconstruct`, `generate`, `score`,
+          `score_k`, with declared shapes, input checks and TF Serving warm-up
+          requests), whole or not at all. Keras' generic export would hold
+          only `call` and refuses a model whose steps never called it.
+        - `format="onnx"` or `"litert"` writes one deterministic endpoint
+          (`endpoint="encode"`, the default, `"decode"` or `"reconstruct"`;
+          see `kvae.export.endpoint_model`) through Keras' own converter; call
+          it once per endpoint. ONNX needs `pip install "kvae[onnx]"`.
+
+        Args:
+            filepath: str or Path. The SavedModel folder or the file (replaced
+                if it exists).
+            format: str. `"tf_saved_model"`, `"onnx"` or `"litert"`.
+            verbose: bool or None. Print where the model was written.
+            input_signature: None. The inputs follow from the model.
+            **kwargs: `score_samples` (int, default 100: importance samples
+                of the `score` signature) for a SavedModel; `endpoint` and
+                Keras' converter options (`opset_version`, ...) otherwise.
+
+        Example:
+
+        >>> import os, tempfile, kvae
+        >>> vae = kvae.build_vae((8, 8, 1), latent_dim=2, hidden_units=(16,))
+        >>> folder = tempfile.mkdtemp()
+        >>> path = vae.export(os.path.join(folder, "vae"))
+        >>> sorted(os.listdir(path))
+        ['assets', 'assets.extra', 'fingerprint.pb', 'saved_model.pb', 'variables']
+        """
+        from kvae import export as export_lib
+
+        if input_signature is not None:
+            raise ValueError(
+                "`input_signature` must be None for a kvae.VAE: the signatures take x "
+                f"[batch, *event_shape] and z [batch, latent_dim]; received: {input_signature!r}"
+            )
+        if format == "tf_saved_model":
+            path = export_lib.write_saved_model(self, filepath, **kwargs)
+            if verbose:
+                print(f"Saved kvae's SavedModel (signatures {', '.join(export_lib.SIGNATURES)}) to {path}")
+            return path
+        return export_lib.export_endpoint(self, filepath, format, verbose=verbose, **kwargs)
 
     def compile(self, optimizer="adam", *args, steps_per_execution="auto", **kwargs):
         """Configures training; Keras' `compile` with kvae's defaults.

@@ -213,3 +213,75 @@ def test_the_committed_digits_model_serves():
     scores = loaded.signatures["score"](x=tf.constant(x))
     assert np.all(scores["log_likelihood"].numpy() >= -scores["neg_elbo"].numpy() - 1e-3)
     assert (path / kvae.export.WARMUP_FILE).is_file()
+
+
+def test_keras_model_export_writes_the_full_saved_model_of_a_never_called_model(tmp_path):
+    model = tiny_vae(SHAPE, latent_dim=3)  # built, never called: Keras' generic export would refuse it
+    path = tmp_path / "exported"
+    (path / "stale").mkdir(parents=True)  # an older export is replaced whole
+    model.export(path)
+    assert sorted(p.name for p in path.iterdir()) == ["assets", "assets.extra", "fingerprint.pb", "saved_model.pb",
+                                                      "variables"]
+    loaded = tf.saved_model.load(str(path))
+    assert set(loaded.signatures) == set(kvae.export.SIGNATURES) | {"serving_default"}
+    x = uniform_data(3, SHAPE)
+    np.testing.assert_allclose(loaded.signatures["encode"](x=tf.constant(x))["mean"], model.encode(x).mean(), rtol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported"]  # no temporary folder left
+
+
+def _run_onnx(path, inputs):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path))
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, inputs)))
+
+
+def _run_litert(path, inputs):
+    import warnings
+
+    with warnings.catch_warnings():  # TF 2.21 points to ai_edge_litert; the interpreter is the same
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_path=str(path))
+    return interpreter.get_signature_runner()(**inputs)
+
+
+@pytest.mark.parametrize("fmt, suffix, run", [("onnx", "onnx", _run_onnx), ("litert", "tflite", _run_litert)])
+def test_onnx_and_litert_endpoints_match_the_saved_model(trained, tmp_path, fmt, suffix, run):
+    """model.export(format="onnx" | "litert"): each runtime gives the SavedModel's outputs, by name."""
+    model, path = trained
+    served = tf.saved_model.load(str(path)).signatures
+    requests = _requests(model)
+    for endpoint, key in (("encode", "x"), ("decode", "z"), ("reconstruct", "x")):
+        inputs = {key: requests[f"{endpoint}/{key}"]}
+        written = model.export(tmp_path / f"{endpoint}.{suffix}", format=fmt, endpoint=endpoint)
+        outputs = run(written, inputs)
+        expected = served[endpoint](**{k: tf.constant(v) for k, v in inputs.items()})
+        assert sorted(outputs) == sorted(expected), endpoint
+        for name, value in expected.items():
+            np.testing.assert_allclose(outputs[name], value, rtol=1e-5, atol=1e-6, err_msg=f"{endpoint}/{name}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{e}.{suffix}" for e in kvae.export.ENDPOINTS)
+
+
+def test_a_learned_likelihood_scale_reaches_the_onnx_decoder(tmp_path):
+    model = tiny_vae(SHAPE, latent_dim=3, likelihood=kvae.likelihoods.GaussianFixed(scale=0.3, learn_scale=True))
+    z = np.zeros((2, 3), np.float32)
+    outputs = _run_onnx(model.export(tmp_path / "decode.onnx", format="onnx", endpoint="decode"), {"z": z})
+    np.testing.assert_allclose(outputs["stddev"], np.full((2,) + SHAPE, 0.3), rtol=1e-5)
+    np.testing.assert_allclose(outputs["mean"], model.decoder_params(z), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"format": "openvino"}, "`format` must be one of ['tf_saved_model', 'onnx', 'litert'], received: 'openvino'"),
+    ({"format": "onnx", "endpoint": "score"}, "`endpoint` must be one of ['encode', 'decode', 'reconstruct'], "
+                                              "received: 'score'"),
+    ({"input_signature": [tf.TensorSpec([None, 4])]}, "`input_signature` must be None for a kvae.VAE"),
+    ({"format": "litert", "dtype": "mixed_bfloat16"}, "`format='litert'` needs a model that computes in float32"),
+])
+def test_keras_model_export_refuses_what_it_cannot_write(tmp_path, kwargs, message):
+    kwargs = dict(kwargs)
+    model = tiny_vae(SHAPE, latent_dim=3, **({"dtype": kwargs.pop("dtype")} if "dtype" in kwargs else {}))
+    with pytest.raises(ValueError) as info:
+        model.export(tmp_path / "m", **kwargs)
+    assert str(info.value).startswith(message)
+    assert not any(tmp_path.iterdir())

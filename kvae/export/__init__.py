@@ -1,10 +1,15 @@
 """SavedModel export for TF Serving: signatures, versioned atomic publish, warm-up."""
 
-from kvae.export.publish import existing_versions, export_saved_model
+from kvae.export.endpoints import ENDPOINTS, endpoint_model
+from kvae.export.publish import FILE_FORMATS, existing_versions, export_endpoint, export_saved_model, write_saved_model
 from kvae.export.signatures import SIGNATURES, build_archive, input_specs
 from kvae.export.warmup import WARMUP_FILE, example_inputs, write_warmup
 
 __all__ = [
+    "ENDPOINTS",
+    "FILE_FORMATS",
+    "endpoint_model",
+    "export_endpoint",
     "SIGNATURES",
     "WARMUP_FILE",
     "build_archive",
@@ -12,5 +17,6 @@ __all__ = [
     "existing_versions",
     "export_saved_model",
     "input_specs",
+    "write_saved_model",
     "write_warmup",
 ]

@@ -62,21 +62,89 @@ def export_saved_model(model, base_dir, version=None, overwrite=False, score_sam
             f"version folder {str(target)!r} already exists; pass overwrite=True (--overwrite) "
             "or another version"
         )
-    base_dir.mkdir(parents=True, exist_ok=True)
+    return write_saved_model(model, target, score_samples, model_name=base_dir.name)
+
+
+def write_saved_model(model, path, score_samples=100, model_name=None):
+    """Writes the SavedModel and its warm-up file to `path`, replacing it whole or not at all.
+
+    What `export_saved_model` publishes as a version folder, and what
+    `model.export(path)` (Keras' API, `format="tf_saved_model"`) writes: it is
+    built in a hidden temporary sibling and renamed into place when complete.
+
+    Args:
+        model: a built `kvae.VAE`.
+        path: str or Path. The SavedModel folder.
+        score_samples: int. Importance samples used by the `score` signature.
+        model_name: str or None. The model name in the warm-up requests
+            (default: the parent folder's name).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Hidden and non-numeric: TF Serving ignores it while it is being written.
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base_dir))
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
     tmp.chmod(0o755)  # mkdtemp makes it 0700; a TF Serving container may run as another user
     try:
         build_archive(model, score_samples).write_out(str(tmp), verbose=False)
-        write_warmup(tmp, model, model_name=base_dir.name)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".old-{version}-", dir=base_dir))
-            os.replace(target, old / "version")
-            os.replace(tmp, target)
+        write_warmup(tmp, model, model_name=model_name or path.parent.name)
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".old-{path.name}-", dir=path.parent))
+            os.replace(path, old / "version")
+            os.replace(tmp, path)
             shutil.rmtree(old)
         else:
-            os.replace(tmp, target)
+            os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target
+    return path
+
+
+FILE_FORMATS = ("onnx", "litert")
+
+
+def export_endpoint(model, filepath, format, endpoint="encode", verbose=None, **kwargs):
+    """Writes one deterministic endpoint of `model` as an ONNX or LiteRT file, whole or not at all.
+
+    The endpoint (`kvae.export.endpoint_model`) is converted by Keras' own
+    `Model.export`; the file is written under a temporary name and renamed.
+
+    Args:
+        model: a built `kvae.VAE` whose networks compute in float32.
+        filepath: str or Path. The `.onnx` or `.tflite` file.
+        format: str. `"onnx"` or `"litert"`.
+        endpoint: str. `"encode"`, `"decode"` or `"reconstruct"`.
+        verbose: bool or None. Keras' export messages.
+        **kwargs: passed to Keras' converter (e.g. `opset_version` for ONNX).
+    """
+    import tensorflow as tf
+
+    from kvae.export.endpoints import endpoint_model
+
+    if format not in FILE_FORMATS:
+        raise ValueError(
+            f"`format` must be one of {['tf_saved_model', *FILE_FORMATS]}, received: {format!r}"
+        )
+    if model.dtype_policy.compute_dtype != "float32":
+        raise ValueError(
+            f"`format={format!r}` needs a model that computes in float32 (ONNX Runtime and LiteRT on CPU "
+            f"have no {model.dtype_policy.compute_dtype} matmuls), received dtype policy "
+            f"{model.dtype_policy.name!r}; export a SavedModel instead"
+        )
+    if format == "onnx":
+        try:
+            import tf2onnx  # noqa: F401
+        except ImportError:
+            raise ImportError('`format="onnx"` needs tf2onnx: pip install "kvae[onnx]"') from None
+    endpoint_net = endpoint_model(model, endpoint)
+    spec = [tf.TensorSpec(endpoint_net.inputs[0].shape, tf.float32, name=endpoint_net.inputs[0].name)]
+    path = Path(filepath)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    try:
+        endpoint_net.export(str(tmp), format=format, verbose=bool(verbose), input_signature=spec, **kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
