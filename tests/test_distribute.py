@@ -34,12 +34,14 @@ def test_step_outputs_are_unchanged_outside_multi_worker():
 
 @pytest.mark.e2e
 @pytest.mark.parametrize(
-    "examples, batch_size, epochs",
-    [(8, 8, 1), (20, 8, 3)],  # one step; and uneven last batches (8, 8, 4) over 3 epochs
-    ids=["one-step", "uneven-3-epochs"],
+    "examples, batch_size, epochs, warmup",
+    # One step; and uneven last batches (8, 8, 4) over 3 epochs, with β warmed up in the step.
+    [(8, 8, 1, 0), (20, 8, 3, 5)],
+    ids=["one-step", "uneven-3-epochs-beta-warmup"],
 )
-def test_mirrored_two_replicas_take_the_same_steps_as_one_device(tmp_path, examples, batch_size, epochs):
-    common = ["--examples", str(examples), "--batch-size", str(batch_size), "--epochs", str(epochs)]
+def test_mirrored_two_replicas_take_the_same_steps_as_one_device(tmp_path, examples, batch_size, epochs, warmup):
+    common = ["--examples", str(examples), "--batch-size", str(batch_size), "--epochs", str(epochs),
+              "--beta-warmup", str(warmup)]
     single = fit_script(tmp_path, "single", *common)
     mirrored = fit_script(tmp_path, "mirrored", *common, "--strategy", "mirrored", "--logical-cpus", "2")
     assert single["replicas"] == 1 and mirrored["replicas"] == 2
@@ -47,6 +49,9 @@ def test_mirrored_two_replicas_take_the_same_steps_as_one_device(tmp_path, examp
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(mirrored["loss"], single["loss"], rtol=1e-6)
     np.testing.assert_allclose(mirrored["kl"], single["kl"], rtol=1e-6)
+    np.testing.assert_array_equal(mirrored["beta"], single["beta"])
+    if warmup:
+        np.testing.assert_allclose(single["beta"], [2 / 5, 1.0, 1.0])  # β of each epoch's last step
 
 
 @pytest.mark.e2e
@@ -54,7 +59,7 @@ def test_two_worker_processes_match_each_other_and_one_process(tmp_path):
     # This also guards kvae.distribute.step_outputs: without it both workers fail
     # with "Invalid reduction dimension 0 for input with 0 dimensions".
     ports = [str(p) for p in free_ports(2)]
-    common = ["--examples", "20", "--batch-size", "8", "--epochs", "3"]
+    common = ["--examples", "20", "--batch-size", "8", "--epochs", "3", "--beta-warmup", "5"]
     workers = [
         start([sys.executable, str(SCRIPTS / "multi_worker_fit.py"), "--out", str(tmp_path / f"w{i}.npz"),
                "--strategy", "multi_worker", "--workers", *ports, "--index", str(i), *common],
@@ -70,3 +75,5 @@ def test_two_worker_processes_match_each_other_and_one_process(tmp_path):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(w0["loss"], single["loss"], rtol=1e-6)
+    np.testing.assert_allclose(w0["beta"], single["beta"], rtol=1e-6)
+    np.testing.assert_allclose(single["beta"], [2 / 5, 1.0, 1.0])

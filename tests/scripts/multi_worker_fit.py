@@ -19,6 +19,7 @@ parser.add_argument("--logical-cpus", type=int, default=1)
 parser.add_argument("--epochs", type=int, default=2)
 parser.add_argument("--examples", type=int, default=20)
 parser.add_argument("--batch-size", type=int, default=8)
+parser.add_argument("--beta-warmup", type=int, default=0, help="steps of a kvae.schedules.Warmup of beta (0: none)")
 args = parser.parse_args()
 
 if args.workers:
@@ -43,7 +44,8 @@ strategy = kvae.distribute.get_strategy(args.strategy)
 x = np.random.default_rng(0).uniform(size=(args.examples, 4, 4, 1)).astype("float32")
 with strategy.scope():
     keras.utils.set_random_seed(0)
-    model = kvae.build_vae((4, 4, 1), 3, hidden_units=(8,), seed=1)
+    beta = kvae.schedules.Warmup(args.beta_warmup) if args.beta_warmup else 1.0
+    model = kvae.build_vae((4, 4, 1), 3, hidden_units=(8,), seed=1, beta=beta)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
 dataset = kvae.data.make_dataset(x, args.batch_size, shuffle=True, seed=3, start_epoch=0)
 steps = kvae.data.steps_per_epoch(len(x), args.batch_size)
@@ -53,5 +55,6 @@ np.savez(
     replicas=strategy.num_replicas_in_sync,
     loss=np.array(history.history["loss"]),
     kl=np.array(history.history["kl"]),
+    beta=np.array(history.history.get("beta", [])),
     **{f"w{i}": w for i, w in enumerate(model.get_weights())},
 )
