@@ -146,6 +146,7 @@ def main(argv=None):
             if ref in summary and name != ref:
                 summary[name][f"ratio_to_{ref}"] = summary[name]["samples_per_s_median"] / summary[ref]["samples_per_s_median"]
 
+    matmuls = run_job("shape_matmuls", {"repeats": 2 if args.quick else 5})["rows"]
     log_likelihood = run_job("log_likelihood", {**data, **ll_args})
     latency = run_job("encode_latency", {"calls": latency_calls})
     scaling = {axis: run_job("scaling", {**data, "axis": axis, "values": values})["rows"]
@@ -162,6 +163,9 @@ def main(argv=None):
             print(f"  {axis}={row[axis]:<6} {row['samples_per_s']:9.0f} examples/s  epoch {row['epoch_seconds']:6.2f} s  "
                   f"peak RSS so far {row['peak_rss_mib_so_far']:.0f} MiB")
 
+    print("\nthe model's own matmuls (batch 128, in a tf.function):")
+    for row in matmuls:
+        print(f"  {row['group']:<18}{row['dtype']:<10}{row['ms']:7.3f} ms {row['gflops']:7.0f} GFLOP/s")
     _print_profile(profile)
 
     payload = {
@@ -173,6 +177,7 @@ def main(argv=None):
                   "model": "784-400-20 MLP, ReLU, Bernoulli", "training_flops_per_example": flops, **data},
         "implementations": summary,
         "runs": runs,
+        "shape_matmuls": matmuls,
         "log_likelihood": log_likelihood,
         "encode_latency": latency,
         "scaling": scaling,

@@ -77,6 +77,39 @@ def roofline(args):
     return {"peak_gflops": best, "size": n, "dtype": dtype}
 
 
+def shape_matmuls(args):
+    """GFLOP/s of the benchmark model's own matmuls (batch 128) in a tf.function, float32 and bfloat16.
+
+    Forward (x·W for 784→400 and 400→784), weight gradients (xᵀ·δ) and the input gradient of the
+    784-wide layer: what bounds the step, where the 2048² roofline is the best case.
+    """
+    import tensorflow as tf
+
+    groups = {
+        "forward": [([128, 784], [784, 400], False, False), ([128, 400], [400, 784], False, False)],
+        "weight gradients": [([128, 784], [128, 400], True, False), ([128, 400], [128, 784], True, False)],
+        "input gradient": [([128, 784], [400, 784], False, True)],
+    }
+    rows = []
+    for group, shapes in groups.items():
+        flops = sum(2 * a[0] * a[1] * (b[0] if tb else b[1]) for a, b, ta, tb in shapes)
+        for dtype in ("float32", "bfloat16"):
+            tensors = [(tf.cast(tf.random.normal(a), dtype), tf.cast(tf.random.normal(b), dtype), ta, tb)
+                       for a, b, ta, tb in shapes]
+            run = tf.function(lambda: [tf.reduce_sum(tf.matmul(a, b, transpose_a=ta, transpose_b=tb))
+                                       for a, b, ta, tb in tensors])
+            run()
+            best = float("inf")
+            for _ in range(args.get("repeats", 5)):
+                start = time.perf_counter()
+                for _ in range(100):
+                    out = run()
+                [o.numpy() for o in out]
+                best = min(best, (time.perf_counter() - start) / 100)
+            rows.append({"group": group, "dtype": dtype, "ms": best * 1e3, "gflops": flops / best / 1e9})
+    return {"rows": rows}
+
+
 def log_likelihood_memory(args):
     """`log_likelihood` with K samples over n test examples: time and peak memory."""
     import kvae
@@ -150,6 +183,7 @@ JOBS = {
     "kvae": train_kvae,
     "reference": train_reference,
     "roofline": roofline,
+    "shape_matmuls": shape_matmuls,
     "log_likelihood": log_likelihood_memory,
     "encode_latency": encode_latency,
     "scaling": scaling,

@@ -68,6 +68,9 @@ def test_performance_bench_runs_end_to_end_on_the_smoke_budget(tmp_path, fashion
     assert profile["top_ops_us_per_step"] and "profile of kvae's step" in proc.stdout
     assert saved["setup"]["training_flops_per_example"] == 2 * 3 * (784 * 400 + 400 * 40 + 20 * 400 + 400 * 784) - 2 * 784 * 400
     assert 0 < saved["machine"]["matmul_peak_gflops"] < saved["machine"]["matmul_peak_gflops_bf16"]
+    assert {(r["group"], r["dtype"]) for r in saved["shape_matmuls"]} == {
+        (g, d) for g in ("forward", "weight gradients", "input gradient") for d in ("float32", "bfloat16")}
+    assert all(r["gflops"] > 0 for r in saved["shape_matmuls"])
     assert 0 < saved["encode_latency"]["p50_ms"] <= saved["encode_latency"]["p99_ms"]
     assert saved["log_likelihood"]["num_samples"] == 10 and saved["log_likelihood"]["peak_rss_mib"] > 0
     assert [r["batch_size"] for r in saved["scaling"]["batch_size"]] == [64, 256]
