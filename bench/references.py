@@ -20,14 +20,15 @@ import time
 HIDDEN, LATENT, PIXELS = 400, 20, 784
 
 
-def build_kvae(x, seed, likelihood="bernoulli", fused_adam=False, steps_per_execution="auto"):
+def build_kvae(x, seed, likelihood="bernoulli", fused_adam=False, steps_per_execution="auto", dtype=None):
     """kvae's side of every comparison: the same MLP, built and compiled as the README shows."""
     import keras
 
     import kvae
 
     keras.utils.set_random_seed(seed)
-    vae = kvae.build_vae(x.shape[1:], LATENT, hidden_units=(HIDDEN,), likelihood=likelihood, seed=seed)
+    vae = kvae.build_vae(x.shape[1:], LATENT, hidden_units=(HIDDEN,), likelihood=likelihood, seed=seed,
+                         dtype=dtype)
     optimizer = kvae.optimizers.Adam(1e-3) if fused_adam else keras.optimizers.Adam(1e-3)
     vae.compile(optimizer=optimizer, steps_per_execution=steps_per_execution)
     return vae

@@ -87,7 +87,8 @@ def test_ablations_bench_runs_every_variant_on_the_smoke_budget(tmp_path, fashio
     """`python -m bench.ablations --quick`: each speed choice is timed against the defaults."""
     proc, saved = _run_quick("bench.ablations", tmp_path / "ablations.json", fashion_data_dir)
     assert list(saved["variants"]) == ["defaults", "per-element pipeline", "tfp Bernoulli log-prob",
-                                       "1 step per call", "fused Adam"]
+                                       "1 step per call", "fused Adam", "mixed_bfloat16",
+                                       "mixed_bfloat16 + fused Adam"]
     assert saved["variants"]["defaults"]["speed_vs_defaults"] == 1.0
     for row in saved["variants"].values():
         assert len(row["epoch_seconds"]) == 2 and row["samples_per_s_best"] > 0
