@@ -213,6 +213,7 @@ def test_the_committed_digits_model_serves():
     scores = loaded.signatures["score"](x=tf.constant(x))
     assert np.all(scores["log_likelihood"].numpy() >= -scores["neg_elbo"].numpy() - 1e-3)
     assert (path / kvae.export.WARMUP_FILE).is_file()
+    assert tuple(loaded.signatures["encode"].structured_input_signature[1]["x"].shape) == (None, 8, 8, 1)
 
 
 def test_keras_model_export_writes_the_full_saved_model_of_a_never_called_model(tmp_path):
