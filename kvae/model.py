@@ -105,7 +105,7 @@ class VAE(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        checks.positive_int(latent_dim, "latent_dim")
+        latent_dim = checks.positive_int(latent_dim, "latent_dim")
         self.beta_schedule = schedules_lib.get(beta, "beta")
         self.free_bits_schedule = schedules_lib.get(free_bits, "free_bits")
         # Schedules installed for one `fit` by kvae's per-step callbacks.
@@ -143,7 +143,7 @@ class VAE(keras.Model):
         self.active_units_tracker = ActiveUnits(latent_dim, name="active_units")
 
         # === Config ===
-        self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
+        self.latent_dim = latent_dim
         self.seed = seed
 
         # === Build ===
@@ -291,7 +291,7 @@ class VAE(keras.Model):
             "log_likelihood": tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(k),
         }
 
-    # --- Training ---------------------------------------------------------------
+    # --- Export -----------------------------------------------------------------
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
         """Keras' `Model.export`, for every part of a VAE.
@@ -339,6 +339,8 @@ class VAE(keras.Model):
                 print(f"Saved kvae's SavedModel (signatures {', '.join(export_lib.SIGNATURES)}) to {path}")
             return path
         return export_lib.export_endpoint(self, filepath, format, verbose=verbose, **kwargs)
+
+    # --- Training ---------------------------------------------------------------
 
     def compile(self, optimizer="adam", *args, steps_per_execution="auto", **kwargs):
         """Configures training; Keras' `compile` with kvae's defaults.
