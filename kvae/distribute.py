@@ -1,4 +1,4 @@
-"""Choosing a `tf.distribute` strategy by name, and the one Keras quirk it needs."""
+"""`tf.distribute`: strategies by name, global-batch losses and noise, and the one Keras quirk it needs."""
 
 import json
 import os
@@ -110,3 +110,41 @@ def step_outputs(logs):
     if not in_multi_worker_mode():
         return logs
     return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+
+
+def global_batch_mean(values, sample_weight=None):
+    """Σ values / (examples in the *global* batch), for per-replica losses.
+
+    Keras sums gradients over replicas, so each replica divides its own sum by
+    the global count; the sum of the replicas' losses is then the global mean,
+    also for an uneven last batch.
+    """
+    if sample_weight is None:
+        total = tf.reduce_sum(values)
+        count = tf.cast(tf.size(values), values.dtype)
+    else:
+        weight = tf.cast(tf.reshape(sample_weight, [-1]), values.dtype)
+        total = tf.reduce_sum(values * weight)
+        count = tf.reduce_sum(weight)
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+    return tf.math.divide_no_nan(total, count)
+
+
+def global_batch_normal(shape, seed):
+    """Standard normal noise of `shape` for this replica's rows of the global batch.
+
+    Every replica draws the same `[global_batch, ...]` block from the shared
+    stateless seed and keeps the rows of its own examples (replicas hold
+    consecutive slices of the global batch), so one device and N replicas
+    train on identical noise and take identical steps.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tf.random.stateless_normal(shape, seed)
+    local = shape[0]
+    sizes = context.all_gather(tf.reshape(local, [1]), axis=0)
+    offset = tf.reduce_sum(sizes[: context.replica_id_in_sync_group])
+    full_shape = tf.concat([[tf.reduce_sum(sizes)], shape[1:]], axis=0)
+    return tf.random.stateless_normal(full_shape, seed)[offset : offset + local]

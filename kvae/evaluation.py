@@ -1,10 +1,115 @@
-"""Test-set numbers of a trained VAE: −ELBO, KL, importance-sampled NLL, active units."""
+"""Evaluating a VAE: importance-sampled log-likelihood, anomaly scores, and the test-set report.
+
+Every estimate here draws its noise statelessly from a `seed`: the same call
+gives the same numbers, and evaluating never advances the model's training
+noise generator (so it does not change what `fit` does next).
+"""
 
 import math
 
+import keras
 import numpy as np
+import tensorflow as tf
 
+from kvae import checks
 from kvae.metrics import ActiveUnits
+
+# Decoder rows evaluated at once by `log_likelihood` (examples × samples).
+LOG_LIKELIHOOD_ROWS = 16384
+
+
+def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=0):
+    """Importance-weighted estimate of log p(x) per example, in nats.
+
+    With K samples z_k ~ q(z|x),
+
+        log p(x) ≈ logsumexp_k [log p(x|z_k) + log p(z_k) − log q(z_k|x)] − log K,
+
+    the IWAE bound of Burda et al. (2016): a lower bound on log p(x) that
+    equals the ELBO in expectation for K = 1 and tightens as K grows. The
+    work is split into chunks of examples × samples, so memory stays bounded
+    whatever K and the number of examples.
+
+    Args:
+        model: `kvae.VAE`.
+        x: array `[n, *event_shape]`. The examples.
+        num_samples: int. K, the importance samples per example, >= 1.
+        batch_size: int or None. Examples per chunk (default: chosen so a
+            chunk holds about 16k decoder rows).
+        seed: int. Seed of the importance samples; same seed, same result.
+        verbose: int. 1 shows a Keras progress bar.
+
+    Returns:
+        NumPy array `[n]` of log p(x) estimates (negate for the NLL).
+
+    Example:
+
+    >>> import numpy as np, kvae
+    >>> vae = kvae.build_vae((8, 8, 1), latent_dim=2, hidden_units=16, seed=0)
+    >>> x = np.random.default_rng(0).uniform(size=(5, 8, 8, 1)).astype("float32")
+    >>> a = kvae.evaluation.log_likelihood(vae, x, num_samples=20, seed=3)
+    >>> a.shape, bool(np.all(a == kvae.evaluation.log_likelihood(vae, x, num_samples=20, seed=3)))
+    ((5,), True)
+    """
+    checks.positive_int(num_samples, "num_samples")
+    x = np.asarray(x, dtype=model.distribution_dtype)
+    model._as_inputs(x)  # the shape check
+    n = len(x)
+    if batch_size is None:
+        batch_size = max(1, min(n, LOG_LIKELIHOOD_ROWS // num_samples, 256))
+    chunk = max(1, min(num_samples, LOG_LIKELIHOOD_ROWS // batch_size))
+    progbar = keras.utils.Progbar(n, unit_name="example") if verbose else None
+    base_seed = tf.constant([seed, 0], dtype=tf.int32)
+    results = []
+    for b, start in enumerate(range(0, n, batch_size)):
+        batch = tf.constant(x[start : start + batch_size])
+        log_weights = []
+        for c, k0 in enumerate(range(0, num_samples, chunk)):
+            k = min(chunk, num_samples - k0)
+            chunk_seed = tf.random.experimental.stateless_fold_in(
+                tf.random.experimental.stateless_fold_in(base_seed, b), c
+            )
+            log_weights.append(log_importance_weights(model, batch, k, chunk_seed))
+        log_weights = tf.concat(log_weights, axis=0)
+        results.append((tf.reduce_logsumexp(log_weights, axis=0) - math.log(num_samples)).numpy())
+        if progbar is not None:
+            progbar.add(len(batch))
+    return np.concatenate(results) if results else np.zeros([0], model.distribution_dtype)
+
+
+def score(model, x, num_samples=100, seed=0):
+    """Per-example anomaly scores from `num_samples` posterior samples, in nats.
+
+    Returns a dict with `neg_elbo` (−mean of the log importance weights, the
+    K-sample ELBO estimate, negated) and `log_likelihood` (their
+    log-mean-exp, the IWAE estimate of log p(x)). Deterministic for a given
+    `seed` (an int or a scalar tensor, as in the exported `score`
+    signature); evaluates the whole batch at once (use `log_likelihood` for
+    large data).
+    """
+    seed = tf.stack([tf.cast(seed, tf.int32), tf.constant(0, tf.int32)])
+    log_weights = log_importance_weights(model, x, num_samples, seed)
+    k = tf.cast(num_samples, log_weights.dtype)
+    return {
+        "neg_elbo": -tf.reduce_mean(log_weights, axis=0),
+        "log_likelihood": tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(k),
+    }
+
+
+@tf.function(reduce_retracing=True)
+def log_importance_weights(model, x, num_samples, seed):
+    """log p(x|z) + log p(z) − log q(z|x) for `num_samples` z ~ q(z|x) per example: `[k, batch]`.
+
+    `seed` is a stateless `[2]` int32 seed; the model's noise generator is not used.
+    """
+    posterior = model.encode(x)
+    z = posterior.sample(num_samples, seed=seed)
+    batch = tf.shape(x)[0]
+    flat_z = tf.reshape(z, [-1, model.latent_dim])
+    multiples = tf.concat([[num_samples], tf.ones([len(x.shape)], tf.int32)], axis=0)
+    flat_x = tf.reshape(tf.tile(x[tf.newaxis], multiples), tf.concat([[-1], tf.shape(x)[1:]], axis=0))
+    log_px_z = tf.reshape(model.likelihood.log_prob(model.decoder_params(flat_z), flat_x), [num_samples, batch])
+    return log_px_z + model.prior.log_prob(z) - posterior.log_prob(z)
 
 
 def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_example=False):
@@ -21,7 +126,9 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
         x: array `[n, *event_shape]`. Test examples.
         iw_samples: int. Importance samples K per example.
         batch_size: int. Examples per batch for the ELBO terms.
-        seed: int. Seed of the importance samples.
+        seed: int. Seed of the ELBO's and the importance samples' noise: the
+            same seed gives the same numbers, and the model's training noise
+            generator is left untouched.
         verbose: int. 1 shows a progress bar for the IS-NLL.
         per_example: bool. Also return `"per_example"`: `{"neg_elbo", "kl",
             "nll"}` arrays `[n]`, e.g. for paired comparisons of two models.
@@ -41,15 +148,20 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
     """
     reconstruction, kl = [], []
     units = ActiveUnits(model.latent_dim)
-    for start in range(0, len(x), batch_size):
-        batch = x[start : start + batch_size]
-        r, kl_per_dim, loc = model._terms(batch, training=False)  # one encoder pass for all three
+    base_seed = tf.constant([seed, 1], dtype=tf.int32)  # apart from the importance samples' seeds
+    for b, start in enumerate(range(0, len(x), batch_size)):
+        batch = model._as_inputs(x[start : start + batch_size])
+        posterior = model.encode(batch)  # one encoder pass for all three
+        epsilon = tf.random.stateless_normal(
+            tf.shape(posterior.mean()), tf.random.experimental.stateless_fold_in(base_seed, b)
+        )
+        r, kl_per_dim, loc = model.terms_given_noise(batch, posterior, epsilon)
         reconstruction.append(r.numpy())
         kl.append(np.sum(kl_per_dim.numpy(), axis=-1))
         units.update_state(loc)
     reconstruction, kl = np.concatenate(reconstruction), np.concatenate(kl)
     neg_elbo = reconstruction + kl
-    nll = -model.log_likelihood(x, num_samples=iw_samples, seed=seed, verbose=verbose)
+    nll = -log_likelihood(model, x, num_samples=iw_samples, seed=seed, verbose=verbose)
     bits = int(np.prod(x.shape[1:])) * math.log(2)
     result = {
         "test_examples": int(len(x)),

@@ -23,8 +23,6 @@ tfd = tfp.distributions
 # Floor on the posterior scale: keeps log σ finite when softplus underflows.
 _MIN_POSTERIOR_SCALE = 1e-6
 _SEED_STATE_KEY = "seed_generator_state"
-# Decoder rows evaluated at once by `log_likelihood` (examples × samples).
-_LOG_LIKELIHOOD_ROWS = 16384
 
 
 @keras.saving.register_keras_serializable(package="kvae")
@@ -274,22 +272,10 @@ class VAE(keras.Model):
         return self.decode(z).mean(), z
 
     def score(self, x, num_samples=100, seed=0):
-        """Per-example anomaly scores from `num_samples` posterior samples, in nats.
+        """Per-example anomaly scores in nats: `kvae.evaluation.score(self, x, num_samples, seed)`."""
+        from kvae import evaluation
 
-        Returns a dict with `neg_elbo` (−mean of the log importance weights,
-        the K-sample ELBO estimate, negated) and `log_likelihood` (their
-        log-mean-exp, the IWAE estimate of log p(x)). Deterministic for a given
-        `seed`; evaluates the whole batch at once (use `log_likelihood` for
-        large data).
-        """
-        x = self._as_inputs(x)
-        seed = tf.stack([tf.constant(seed, tf.int32), tf.constant(0, tf.int32)])
-        log_weights = self._log_importance_weights(x, num_samples, seed)
-        k = tf.cast(num_samples, log_weights.dtype)
-        return {
-            "neg_elbo": -tf.reduce_mean(log_weights, axis=0),
-            "log_likelihood": tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(k),
-        }
+        return evaluation.score(self, self._as_inputs(x), num_samples, seed)
 
     # --- Export -----------------------------------------------------------------
 
@@ -443,9 +429,26 @@ class VAE(keras.Model):
         return reconstruction, tf.reduce_sum(kl_per_dim, axis=-1)
 
     def _terms(self, x, training):
-        # (−log p(x|z) [batch], KL_j [batch, latent_dim], μ(x) [batch, latent_dim])
-        normal = self.encode(x, training=training).distribution
-        epsilon = _global_batch_normal(tf.shape(normal.loc), self._next_seed())
+        # The training noise: from the model's seed generator, drawn for the global batch.
+        posterior = self.encode(x, training=training)
+        epsilon = distribute.global_batch_normal(tf.shape(posterior.mean()), self._next_seed())
+        return self.terms_given_noise(x, posterior, epsilon, training=training)
+
+    def terms_given_noise(self, x, posterior, epsilon, training=False):
+        """The ELBO's terms at z = μ + σ·ε for a given posterior q(z|x) and noise ε.
+
+        Args:
+            x: tensor `[batch, *event_shape]`. The examples.
+            posterior: `tfd.Independent(tfd.Normal)`, `encode(x)`.
+            epsilon: tensor `[batch, latent_dim]` of standard normal noise.
+            training: bool. Passed to the decoder.
+
+        Returns:
+            `(reconstruction, kl_per_dim, loc)`: −log p(x|z) `[batch]`, the
+            closed-form KL_j `[batch, latent_dim]` (`tfd.kl_divergence`) and
+            μ(x) `[batch, latent_dim]`, in nats.
+        """
+        normal = posterior.distribution
         z = normal.loc + normal.scale * epsilon  # reparameterised: z = μ + σ·ε
         reconstruction = -self.likelihood.log_prob(self.decoder_params(z, training=training), x)
         kl_per_dim = tfd.kl_divergence(normal, self.prior.distribution)
@@ -462,7 +465,7 @@ class VAE(keras.Model):
         with tf.GradientTape() as tape:
             reconstruction, kl_per_dim, loc = self._terms(x, training=True)
             per_example_loss = self._objective(reconstruction, kl_per_dim)
-            loss = _global_batch_mean(per_example_loss, sample_weight)
+            loss = distribute.global_batch_mean(per_example_loss, sample_weight)
             loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
@@ -520,73 +523,13 @@ class VAE(keras.Model):
     # --- Evaluation -------------------------------------------------------------
 
     def log_likelihood(self, x, num_samples=1000, batch_size=None, seed=0, verbose=0):
-        """Importance-weighted estimate of log p(x) per example, in nats.
+        """Importance-weighted estimate of log p(x) per example, in nats (`kvae.evaluation.log_likelihood`).
 
-        With K samples z_k ~ q(z|x),
-
-            log p(x) ≈ logsumexp_k [log p(x|z_k) + log p(z_k) − log q(z_k|x)] − log K,
-
-        the IWAE bound of Burda et al. (2016): a lower bound on log p(x) that
-        equals the ELBO in expectation for K = 1 and tightens as K grows. The
-        work is split into chunks of examples × samples, so memory stays bounded
-        whatever K and the number of examples.
-
-        Args:
-            x: array `[n, *event_shape]`. The examples.
-            num_samples: int. K, the importance samples per example, >= 1.
-            batch_size: int or None. Examples per chunk (default: chosen so a
-                chunk holds about 16k decoder rows).
-            seed: int. Seed of the importance samples; same seed, same result.
-            verbose: int. 1 shows a Keras progress bar.
-
-        Returns:
-            NumPy array `[n]` of log p(x) estimates (negate for the NLL).
+        Seeded and stateless: it never draws from the training noise generator.
         """
-        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-            raise ValueError(
-                f"`num_samples` must be an integer >= 1, received: {num_samples!r}"
-            )
-        x = np.asarray(x, dtype=self.distribution_dtype)
-        self._as_inputs(x)
-        n = len(x)
-        if batch_size is None:
-            batch_size = max(1, min(n, _LOG_LIKELIHOOD_ROWS // num_samples, 256))
-        chunk = max(1, min(num_samples, _LOG_LIKELIHOOD_ROWS // batch_size))
-        progbar = keras.utils.Progbar(n, unit_name="example") if verbose else None
-        base_seed = tf.constant([seed, 0], dtype=tf.int32)
-        results = []
-        for b, start in enumerate(range(0, n, batch_size)):
-            batch = tf.constant(x[start : start + batch_size])
-            log_weights = []
-            for c, k0 in enumerate(range(0, num_samples, chunk)):
-                k = min(chunk, num_samples - k0)
-                chunk_seed = tf.random.experimental.stateless_fold_in(
-                    tf.random.experimental.stateless_fold_in(base_seed, b), c
-                )
-                log_weights.append(self._log_importance_weights(batch, k, chunk_seed))
-            log_weights = tf.concat(log_weights, axis=0)
-            results.append(
-                (tf.reduce_logsumexp(log_weights, axis=0) - math.log(num_samples)).numpy()
-            )
-            if progbar is not None:
-                progbar.add(len(batch))
-        return np.concatenate(results) if results else np.zeros([0], self.distribution_dtype)
+        from kvae import evaluation
 
-    @tf.function(reduce_retracing=True)
-    def _log_importance_weights(self, x, num_samples, seed):
-        # log p(x|z) + log p(z) − log q(z|x) for `num_samples` z per example: [k, batch].
-        posterior = self.encode(x)
-        z = posterior.sample(num_samples, seed=seed)
-        batch = tf.shape(x)[0]
-        flat_z = tf.reshape(z, [-1, self.latent_dim])
-        multiples = tf.concat([[num_samples], tf.ones([len(x.shape)], tf.int32)], axis=0)
-        flat_x = tf.reshape(
-            tf.tile(x[tf.newaxis], multiples), tf.concat([[-1], tf.shape(x)[1:]], axis=0)
-        )
-        log_px_z = tf.reshape(
-            self.likelihood.log_prob(self.decoder_params(flat_z), flat_x), [num_samples, batch]
-        )
-        return log_px_z + self.prior.log_prob(z) - posterior.log_prob(z)
+        return evaluation.log_likelihood(self, x, num_samples, batch_size=batch_size, seed=seed, verbose=verbose)
 
     # --- Helpers ----------------------------------------------------------------
 
@@ -681,41 +624,3 @@ def _known_input_shape(layer):
     except (AttributeError, ValueError):
         pass
     return None
-
-
-def _global_batch_mean(values, sample_weight=None):
-    """Σ values / (examples in the *global* batch), for per-replica losses.
-
-    Keras sums gradients over replicas, so each replica divides its own sum by
-    the global count; the sum of the replicas' losses is then the global mean,
-    also for an uneven last batch.
-    """
-    if sample_weight is None:
-        total = tf.reduce_sum(values)
-        count = tf.cast(tf.size(values), values.dtype)
-    else:
-        weight = tf.cast(tf.reshape(sample_weight, [-1]), values.dtype)
-        total = tf.reduce_sum(values * weight)
-        count = tf.reduce_sum(weight)
-    context = tf.distribute.get_replica_context()
-    if context is not None and context.num_replicas_in_sync > 1:
-        count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
-    return tf.math.divide_no_nan(total, count)
-
-
-def _global_batch_normal(shape, seed):
-    """Standard normal noise of `shape` for this replica's rows of the global batch.
-
-    Every replica draws the same `[global_batch, ...]` block from the shared
-    stateless seed and keeps the rows of its own examples (replicas hold
-    consecutive slices of the global batch), so one device and N replicas
-    train on identical noise and take identical steps.
-    """
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return tf.random.stateless_normal(shape, seed)
-    local = shape[0]
-    sizes = context.all_gather(tf.reshape(local, [1]), axis=0)
-    offset = tf.reduce_sum(sizes[: context.replica_id_in_sync_group])
-    full_shape = tf.concat([[tf.reduce_sum(sizes)], shape[1:]], axis=0)
-    return tf.random.stateless_normal(full_shape, seed)[offset : offset + local]

@@ -41,13 +41,13 @@ def test_chunks_cover_every_sample_and_example_exactly_once(monkeypatch):
     x = uniform_data(7)
     calls = []
 
-    def constant_weights(batch, k, seed):
+    def constant_weights(model, batch, k, seed):
         calls.append((len(batch), k))
         return tf.fill([k, len(batch)], -3.0)  # every log weight equal → log p(x) = −3
 
-    monkeypatch.setattr(model, "_log_importance_weights", constant_weights)
+    monkeypatch.setattr(kvae.evaluation, "log_importance_weights", constant_weights)
     # 10 decoder rows per chunk: 3 examples × 3 samples (the last chunk 1 sample).
-    monkeypatch.setattr(kvae.model, "_LOG_LIKELIHOOD_ROWS", 10)
+    monkeypatch.setattr(kvae.evaluation, "LOG_LIKELIHOOD_ROWS", 10)
     result = model.log_likelihood(x, num_samples=10, batch_size=3)
     np.testing.assert_allclose(result, np.full(7, -3.0), rtol=1e-6)
     assert sum(n * k for n, k in calls) == 7 * 10 and max(n * k for n, k in calls) <= 10
@@ -57,7 +57,7 @@ def test_chunked_evaluation_agrees_with_one_chunk(monkeypatch):
     model = tiny_vae(latent_dim=2)
     x = uniform_data(6)
     whole = model.log_likelihood(x, num_samples=1000, seed=0)
-    monkeypatch.setattr(kvae.model, "_LOG_LIKELIHOOD_ROWS", 12)  # 2 examples × 6 samples
+    monkeypatch.setattr(kvae.evaluation, "LOG_LIKELIHOOD_ROWS", 12)  # 2 examples × 6 samples
     chunked = model.log_likelihood(x, num_samples=1000, seed=0)
     assert not np.array_equal(whole, chunked)  # really different samples...
     np.testing.assert_allclose(chunked, whole, atol=0.2)  # ...the same estimate
@@ -65,10 +65,23 @@ def test_chunked_evaluation_agrees_with_one_chunk(monkeypatch):
 
 @pytest.mark.parametrize("k", [0, -1, 1.5, True])
 def test_num_samples_must_be_a_positive_int(k):
-    with pytest.raises(ValueError, match=r"`num_samples` must be an integer >= 1, received: "):
+    with pytest.raises(ValueError, match=r"`num_samples` must be a positive integer, received: "):
         tiny_vae().log_likelihood(uniform_data(2), num_samples=k)
 
 
 def test_log_likelihood_checks_the_input_shape():
     with pytest.raises(ValueError, match=r"`x` must have shape \(batch,\) \+ \(4, 4, 1\), received shape \(2, 3\)"):
         tiny_vae().log_likelihood(np.zeros((2, 3)), num_samples=2)
+
+
+def test_evaluation_is_seeded_and_leaves_the_training_noise_alone():
+    """Same seed, same numbers; and evaluating does not advance the noise `fit` draws next."""
+    model, x = tiny_vae(), uniform_data(12)
+    state = model.seed_generator.state.numpy().copy()
+    first = kvae.evaluation.evaluate(model, x, iw_samples=5, batch_size=5, seed=4)
+    again = kvae.evaluation.evaluate(model, x, iw_samples=5, batch_size=5, seed=4)
+    other = kvae.evaluation.evaluate(model, x, iw_samples=5, batch_size=5, seed=5)
+    assert first == again and first["test_neg_elbo"] != other["test_neg_elbo"]
+    scores = model.score(x, num_samples=4, seed=1)
+    np.testing.assert_array_equal(scores["neg_elbo"], model.score(x, num_samples=4, seed=1)["neg_elbo"])
+    np.testing.assert_array_equal(model.seed_generator.state.numpy(), state)
