@@ -1,7 +1,6 @@
 """The `VAE` model: ELBO training and evaluation steps, encode/decode, sampling, IS-NLL."""
 
 import copy
-import inspect
 import math
 
 import keras
@@ -14,7 +13,6 @@ from kvae import distribute
 from kvae import execution
 from kvae import likelihoods as likelihoods_lib
 from kvae import schedules as schedules_lib
-from kvae.data import arrays
 from kvae.data.splits import check_examples
 from kvae.metrics import ActiveUnits
 
@@ -26,7 +24,7 @@ _SEED_STATE_KEY = "seed_generator_state"
 
 
 @keras.saving.register_keras_serializable(package="kvae")
-class VAE(keras.Model):
+class VAE(execution.KerasExecution, keras.Model):
     """Variational autoencoder trained by maximising the ELBO with `fit`.
 
     The encoder defines the Gaussian posterior q(z|x) = N(μ(x), diag σ(x)²), the
@@ -328,77 +326,6 @@ class VAE(keras.Model):
 
     # --- Training ---------------------------------------------------------------
 
-    def compile(self, optimizer="adam", *args, steps_per_execution="auto", **kwargs):
-        """Configures training; Keras' `compile` with kvae's defaults.
-
-        The model defines its own loss and metrics, so usually only
-        `optimizer` is passed (default Adam, learning rate 1e-3).
-
-        Args:
-            optimizer: str or `keras.optimizers.Optimizer`.
-            steps_per_execution: int or `"auto"` (default). Training steps per
-                compiled call. `"auto"` runs 32 (about 1.4× the throughput of
-                1 for an MLP VAE on CPU), lowered to a divisor of
-                `steps_per_epoch` when `fit` is given one, and 1 under a
-                `tf.distribute` strategy, with `run_eagerly=True`, or when
-                a callback needs every batch (a per-step schedule given as a
-                Python function, a user callback with per-batch hooks; see
-                `kvae.execution.needs_every_batch`). The maths is the same;
-                Keras' own callbacks' per-batch hooks (progress bar,
-                `TerminateOnNaN`) then run once per call.
-            *args, **kwargs: the rest of `keras.Model.compile`'s arguments.
-        """
-        self._auto_steps_per_execution = steps_per_execution == "auto"
-        super().compile(optimizer, *args, steps_per_execution=steps_per_execution, **kwargs)
-        if self._auto_steps_per_execution:
-            self.steps_per_execution = execution.auto_steps_per_execution(self)
-
-    def compile_from_config(self, config):
-        # Keras skips models whose `compile` is overridden; ours takes its arguments.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        if hasattr(self, "optimizer") and self.built:
-            self.optimizer.build(self.trainable_variables)
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        """Keras' `fit`; NumPy arrays take `make_dataset`'s fast pipeline (see `kvae.data.arrays`)."""
-        self._check_array(x)
-        bound = _bind(keras.Model.fit, self, x, y, *args, **kwargs)
-        self._resolve_steps_per_execution(
-            bound.get("steps_per_epoch"), bound.get("validation_steps"), callbacks=bound.get("callbacks")
-        )
-        fast = arrays.fit_arguments(bound)
-        if fast is not None:
-            return super().fit(**fast)
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        """Keras' `evaluate`; NumPy arrays take `make_dataset`'s fast pipeline."""
-        self._check_array(x)
-        if kwargs.get("_use_cached_eval_dataset"):  # fit's own validation: already a dataset
-            return super().evaluate(x, y, *args, **kwargs)
-        bound = _bind(keras.Model.evaluate, self, x, y, *args, **kwargs)
-        self._resolve_steps_per_execution(bound.get("steps"))
-        fast = arrays.evaluate_arguments(bound)
-        if fast is not None:
-            return super().evaluate(**fast)
-        return super().evaluate(x, y, *args, **kwargs)
-
-    def predict(self, x, *args, **kwargs):
-        """Keras' `predict` (the deterministic reconstruction); NumPy arrays take the fast pipeline."""
-        fast = arrays.evaluate_arguments(_bind(keras.Model.predict, self, x, *args, **kwargs))
-        if fast is not None:
-            return super().predict(**fast)
-        return super().predict(x, *args, **kwargs)
-
-    def _resolve_steps_per_execution(self, *epoch_steps, callbacks=None):
-        if not getattr(self, "_auto_steps_per_execution", False):
-            return
-        steps = execution.auto_steps_per_execution(self, *epoch_steps, callbacks=callbacks)
-        if steps != self.steps_per_execution:
-            # The step loop is traced with the count: trace it again.
-            self.steps_per_execution = steps
-            self.train_function = self.test_function = self.predict_function = None
-
     def _check_array(self, x):
         # NumPy input is checked on the host, once, before any step runs; a
         # tf.data pipeline is the caller's (kvae.data.make_dataset checks its own).
@@ -603,17 +530,6 @@ def _config_value(variable, schedule):
     if schedule is not None:
         return keras.saving.serialize_keras_object(schedule)
     return float(keras.ops.convert_to_numpy(variable))
-
-
-def _bind(method, *args, **kwargs):
-    # The arguments of a call of `method` by name, without `self` (unknown ones are left to Keras).
-    try:
-        arguments = dict(inspect.signature(method).bind(*args, **kwargs).arguments)
-    except TypeError:
-        return {}
-    arguments.pop("self", None)
-    arguments.update(arguments.pop("kwargs", {}))
-    return arguments
 
 
 def _known_input_shape(layer):
