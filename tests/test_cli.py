@@ -107,7 +107,11 @@ def test_train_with_warmup_free_bits_bfloat16_images_and_tensorboard(tmp_path):
             tags |= {v.tag for v in event.summary.value}
     assert {"samples", "reconstructions", "epoch_loss", "epoch_beta"} <= tags
     assert (out / "traversal.png").is_file() and not (out / "manifold.png").exists()
-    assert "KL warm-up over 2 epochs; free bits 0.1 nats/dim." in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "KL warm-up over 2 epochs; free bits 0.1 nats/dim." in report
+    # Plain numbers for people, no Python or NumPy reprs (np.int64(7), [16]).
+    assert "mlp 16 hidden units" in report and "Latent traversals: dimensions " in report
+    assert "np." not in report and "int64" not in report and "[16]" not in report
 
 
 def test_sample_writes_a_grid(run_dir, tmp_path, capsys):

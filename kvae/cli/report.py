@@ -75,10 +75,11 @@ def write_report(run_dir, model, data, x_test, seed=0):
         plotting.save_png(run_dir / MANIFOLD, plotting.tile(plotting.manifold(model, 15), 15))
         pictures.append(("Latent manifold (decoder means on a grid of prior quantiles)", MANIFOLD))
     else:
-        dims = list(np.argsort(-loc.var(axis=0))[:10])
+        dims = [int(d) for d in np.argsort(-loc.var(axis=0))[:10]]
         values = np.linspace(-3, 3, 9)
         plotting.save_png(run_dir / TRAVERSAL, plotting.tile(plotting.traversal(model, dims=dims, values=values), 9))
-        pictures.append((f"Latent traversals: dims {dims} (most active first), each from -3 to 3", TRAVERSAL))
+        listed = ", ".join(str(d) for d in dims)
+        pictures.append((f"Latent traversals: dimensions {listed} (most active first), each from -3 to 3", TRAVERSAL))
 
     lines = [f"# kvae run: {run_dir.name}", ""]
     config = _read_json(run_dir / rd.CONFIG)
@@ -112,7 +113,7 @@ def _describe(config, data):
     parts = [
         f"data **{config.get('data')}** ({len(data.x_train)} train / {len(data.x_test)} test, {shape}"
         f"{', binarised' if config.get('binarize') else ''})",
-        f"{config.get('architecture', 'mlp')} {config.get('hidden')}",
+        f"{config.get('architecture', 'mlp')} {'-'.join(str(u) for u in config.get('hidden') or [])} hidden units",
         f"latent {config.get('latent_dim')}",
         f"{config.get('likelihood')} likelihood",
         f"β {config.get('beta')}",

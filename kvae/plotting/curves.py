@@ -27,15 +27,13 @@ def save_training_curves(path, history):
     >>> kvae.plotting.save_training_curves(path, {"loss": [3.0, 2.0], "val_loss": [3.5, 2.5]})
     ['loss']
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
     panels = [name for name in PANELS if name in history]
     if not panels:
         raise ValueError(f"`history` must hold at least one of {list(PANELS)}, received keys {sorted(history)}")
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.8), dpi=100, squeeze=False)
+    fig = Figure(figsize=(3.2 * len(panels), 2.8), dpi=100)
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, name in zip(axes[0], panels):
         for key, style in ((name, "-"), (f"val_{name}", "--")):
             if key in history:
@@ -50,6 +48,5 @@ def save_training_curves(path, history):
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp)
-    plt.close(fig)
     os.replace(tmp, path)
     return panels

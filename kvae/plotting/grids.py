@@ -91,17 +91,13 @@ def save_grid(path, rows, titles=None, cell_inches=0.6):
     >>> os.path.getsize(path) > 0
     True
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
     rows = [_as_images(r) for r in rows]
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     title_inches = 0.2 if titles else 0.0  # room above each row for its label
-    fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(n_cols * cell_inches, n_rows * (cell_inches + title_inches)), squeeze=False
-    )
+    fig = Figure(figsize=(n_cols * cell_inches, n_rows * (cell_inches + title_inches)))
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for i, row in enumerate(rows):
         for j in range(n_cols):
             ax = axes[i][j]
@@ -118,7 +114,6 @@ def save_grid(path, rows, titles=None, cell_inches=0.6):
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=100)
-    plt.close(fig)
     os.replace(tmp, path)
 
 

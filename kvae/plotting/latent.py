@@ -97,10 +97,10 @@ def pca_2d(points):
         projected[:, : points.shape[1]] = points
         total = variance.sum() or 1.0
         return projected, np.pad(variance / total, (0, 2 - points.shape[1]))
-    centred = points - points.mean(axis=0)
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    explained = singular**2 / max(len(points) - 1, 1)
-    return centred @ vt[:2].T, explained[:2] / (explained.sum() or 1.0)
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=2, svd_solver="full").fit(points)
+    return pca.transform(points), pca.explained_variance_ratio_
 
 
 def latent_scatter(loc, labels=None, title=None, class_names=None):
@@ -116,18 +116,17 @@ def latent_scatter(loc, labels=None, title=None, class_names=None):
         A `matplotlib.figure.Figure` (save it, or `figure_to_image` it).
     """
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
     loc = np.asarray(loc)
     projected, ratio = pca_2d(loc)
-    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
+    fig = Figure(figsize=(5.5, 5), dpi=100)
+    ax = fig.subplots()
     if labels is None:
         ax.scatter(projected[:, 0], projected[:, 1], s=4, alpha=0.6)
     else:
         labels = np.asarray(labels)
-        cmap = plt.get_cmap("tab10")
+        cmap = matplotlib.colormaps["tab10"]
         for i, label in enumerate(np.unique(labels)):
             chosen = labels == label
             name = class_names[int(label)] if class_names is not None else str(label)
@@ -145,11 +144,9 @@ def latent_scatter(loc, labels=None, title=None, class_names=None):
 
 
 def figure_to_image(fig):
-    """Renders a matplotlib figure to a uint8 RGB array `[height, width, 3]` and closes it."""
-    import matplotlib.pyplot as plt
+    """Renders a matplotlib figure to a uint8 RGB array `[height, width, 3]`."""
     import tensorflow as tf
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     return tf.io.decode_png(buffer.getvalue(), channels=3).numpy()

@@ -1,0 +1,40 @@
+"""kvae.plotting: pictures without global Matplotlib state, PCA from scikit-learn."""
+
+import matplotlib
+import numpy as np
+import pytest
+
+import kvae
+
+
+def test_plotting_leaves_matplotlibs_global_backend_alone(tmp_path):
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # whatever the caller chose must survive kvae's pictures
+    try:
+        kvae.plotting.save_grid(tmp_path / "grid.png", [np.zeros((3, 4, 4, 1))])
+        kvae.plotting.save_training_curves(tmp_path / "curves.png", {"loss": [2.0, 1.0]})
+        image = kvae.plotting.figure_to_image(kvae.plotting.latent_scatter(np.random.default_rng(0).normal(size=(20, 3))))
+        assert matplotlib.get_backend() == "svg"
+        assert image.shape == (500, 550, 3) and (tmp_path / "grid.png").stat().st_size > 0
+    finally:
+        matplotlib.use(before)
+
+
+def test_pca_2d_projects_on_the_principal_axes():
+    from sklearn.decomposition import PCA
+
+    points = np.random.default_rng(0).normal(size=(300, 4)) @ np.diag([4.0, 2.0, 0.1, 0.1])
+    projected, ratio = kvae.plotting.pca_2d(points)
+    reference = PCA(n_components=4).fit(points).explained_variance_ratio_
+    np.testing.assert_allclose(ratio, reference[:2], rtol=1e-6)
+    np.testing.assert_allclose(np.var(projected, axis=0, ddof=1), PCA(4).fit(points).explained_variance_[:2], rtol=1e-6)
+    # Two dimensions or fewer: the latent space in its own coordinates.
+    two = np.random.default_rng(1).normal(size=(10, 2))
+    np.testing.assert_array_equal(kvae.plotting.pca_2d(two)[0], two)
+    assert kvae.plotting.pca_2d(two[:, :1])[0].shape == (10, 2)
+
+
+@pytest.mark.parametrize("bad", [{}, {"val_elbo": [1.0]}])
+def test_curves_need_a_known_metric(tmp_path, bad):
+    with pytest.raises(ValueError, match=r"`history` must hold at least one of"):
+        kvae.plotting.save_training_curves(tmp_path / "c.png", bad)
