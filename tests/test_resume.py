@@ -128,7 +128,7 @@ def test_backup_never_saves_a_diverged_epoch(tmp_path):
     from kvae.cli import resume
 
     model = tiny_vae()
-    backup = resume.finite_backup(tmp_path / "backup")
+    backup = kvae.callbacks.FiniteBackupAndRestore(tmp_path / "backup")
 
     class PoisonAfterFirstEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -159,7 +159,7 @@ def test_an_unreadable_latest_backup_falls_back_to_the_epoch_before(tmp_path):
             snapshots.append(model.get_weights())
 
     model.fit(uniform_data(16), batch_size=8, epochs=2, verbose=0,
-              callbacks=[resume.finite_backup(backup_dir), Snapshot()])
+              callbacks=[kvae.callbacks.FiniteBackupAndRestore(backup_dir), Snapshot()])
     assert resume.backup_epoch(backup_dir) == 2
     latest = backup_dir / "latest.weights.h5"
     latest.write_bytes(latest.read_bytes()[:100])  # as if killed while writing it

@@ -1,5 +1,6 @@
-"""Keras callbacks for VAE training: KL annealing, image and latent-space logging."""
+"""Keras callbacks for VAE training: KL annealing, image and latent-space logging, safe backups."""
 
+from kvae.callbacks.backup import FiniteBackupAndRestore
 from kvae.callbacks.image_logger import ImageLogger
 from kvae.callbacks.latent_plots import LatentScatter, LatentTraversal
 from kvae.callbacks.pictures import PictureCallback
@@ -7,6 +8,7 @@ from kvae.callbacks.schedules import CyclicalKLAnnealing, KLWarmup, VariableSche
 
 __all__ = [
     "CyclicalKLAnnealing",
+    "FiniteBackupAndRestore",
     "ImageLogger",
     "KLWarmup",
     "LatentScatter",

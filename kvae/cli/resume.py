@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import math
 import os
 import shutil
 from pathlib import Path
@@ -75,6 +74,7 @@ def restore(make_model, strategy, backup_dir):
     """
 
     from kvae import distribute
+    from kvae.callbacks import FiniteBackupAndRestore
 
     backup_dir = Path(backup_dir)
     epoch = backup_epoch(backup_dir)
@@ -89,30 +89,12 @@ def restore(make_model, strategy, backup_dir):
                 f"only epoch {target}; delete {backup_dir.parent} to start again"
             )
     model = make_model()
-    backup = finite_backup(backup_dir)
+    backup = FiniteBackupAndRestore(backup_dir)
     backup.set_model(model)
     with strategy.scope():  # restoring builds the optimizer's variables
         backup.on_train_begin()
     # Keras falls back to the previous epoch if the latest file is unreadable.
     return model, backup, backup_epoch(backup_dir)
-
-
-def finite_backup(backup_dir):
-    """Keras' `BackupAndRestore` that never saves a diverged state.
-
-    `TerminateOnNaN` stops training mid-epoch, but Keras still ends the epoch,
-    and a plain `BackupAndRestore` would then overwrite the last good backup
-    with NaN weights. This one skips epochs whose loss is NaN or Inf.
-    """
-    import keras
-
-    class FiniteBackupAndRestore(keras.callbacks.BackupAndRestore):
-        def on_epoch_end(self, epoch, logs=None):
-            if logs and not math.isfinite(float(logs.get("loss", 0.0))):
-                return
-            super().on_epoch_end(epoch, logs)
-
-    return FiniteBackupAndRestore(str(backup_dir), double_checkpoint=True, delete_checkpoint=False)
 
 
 def backup_epoch(backup_dir):
