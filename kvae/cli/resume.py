@@ -7,6 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
+from kvae import atomic
+
 # Options that define the model, the data or the optimisation: a resumed run
 # must use the same ones, or the backup does not belong to it.
 RUN_DEFINING = (
@@ -53,9 +55,7 @@ def truncate_history(path, start_epoch):
     writer = csv.DictWriter(buffer, fieldnames=list(fields), lineterminator="\n")
     writer.writeheader()
     writer.writerows(kept)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(buffer.getvalue())
-    os.replace(tmp, path)
+    atomic.write_text(path, buffer.getvalue())
 
 
 def restore(make_model, strategy, backup_dir):

@@ -1,8 +1,9 @@
 """The run folder: where `kvae train` writes and `evaluate`/`sample` read."""
 
 import json
-import os
 from pathlib import Path
+
+from kvae import atomic
 
 MODEL = "model.keras"
 CONFIG = "config.json"
@@ -15,26 +16,18 @@ BACKUP = "backup"
 
 
 def write_json(path, payload):
-    """Writes JSON under a temporary name, then renames: never half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    """Writes JSON whole or not at all (`kvae.atomic`)."""
+    atomic.write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def write_text(path, text):
-    """Writes text under a temporary name, then renames."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text if text.endswith("\n") else text + "\n")
-    os.replace(tmp, path)
+    """Writes text whole or not at all, ending in a newline."""
+    atomic.write_text(path, text if text.endswith("\n") else text + "\n")
 
 
 def save_model(model, run_dir):
-    # Keras insists on the ".keras" suffix, so the temporary name keeps it.
-    tmp = Path(run_dir) / f".tmp-{MODEL}"
-    model.save(tmp)
-    os.replace(tmp, Path(run_dir) / MODEL)
+    with atomic.replacing(Path(run_dir) / MODEL) as tmp:  # keeps the ".keras" suffix Keras insists on
+        model.save(tmp)
 
 
 def load_run(run_dir):

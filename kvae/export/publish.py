@@ -5,6 +5,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from kvae import atomic
 from kvae.export.signatures import build_archive
 from kvae.export.warmup import write_warmup
 
@@ -140,11 +141,6 @@ def export_endpoint(model, filepath, format, endpoint="encode", verbose=None, **
     spec = [tf.TensorSpec(endpoint_net.inputs[0].shape, tf.float32, name=endpoint_net.inputs[0].name)]
     path = Path(filepath)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    try:
+    with atomic.replacing(path) as tmp:
         endpoint_net.export(str(tmp), format=format, verbose=bool(verbose), input_signature=spec, **kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path

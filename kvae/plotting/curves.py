@@ -1,9 +1,9 @@
 """Training curves of a run: one panel per metric, train and validation."""
 
-import os
-from pathlib import Path
 
 import numpy as np
+
+from kvae import atomic
 
 # Panels in this order when present in the history.
 PANELS = ("loss", "reconstruction", "kl", "active_units", "beta", "free_bits")
@@ -45,8 +45,6 @@ def save_training_curves(path, history):
         if f"val_{name}" in history:
             ax.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    os.replace(tmp, path)
+    with atomic.replacing(path) as tmp:
+        fig.savefig(tmp)
     return panels

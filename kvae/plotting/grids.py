@@ -1,10 +1,10 @@
 """Pictures of examples: tiled uint8 grids, exact-size PNGs, titled figures."""
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
+
+from kvae import atomic
 
 
 def _as_images(examples):
@@ -63,10 +63,7 @@ def save_png(path, image):
     """
     import tensorflow as tf
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    tmp.write_bytes(tf.io.encode_png(np.asarray(image, np.uint8)).numpy())
-    os.replace(tmp, path)
+    atomic.write_bytes(path, tf.io.encode_png(np.asarray(image, np.uint8)).numpy())
 
 
 def save_grid(path, rows, titles=None, cell_inches=0.6):
@@ -111,10 +108,8 @@ def save_grid(path, rows, titles=None, cell_inches=0.6):
         wspace=0.05, hspace=title_inches / cell_inches if titles else 0.05,
         left=0, right=1, top=1 - title_inches / (n_rows * row_inches), bottom=0,
     )
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    with atomic.replacing(path) as tmp:
+        fig.savefig(tmp, dpi=100)
 
 
 def save_samples(path, examples, columns=8):
