@@ -168,6 +168,9 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
     [
         (["train", "--epochs", "0"], "argument --epochs: expected a positive integer, received '0'"),
         (["train", "--beta", "-1"], "argument --beta: expected a number >= 0, received '-1'"),
+        (["evaluate", "run", "--iw-samples", "0"], "argument --iw-samples: expected a positive integer, received '0'"),
+        (["evaluate", "run", "--max-examples", "x"], "argument --max-examples: expected a positive integer, received 'x'"),
+        (["sample", "run", "--columns", "-2"], "argument --columns: expected a positive integer, received '-2'"),
         (["train", "--architecture", "rnn"], "argument --architecture: invalid choice: 'rnn'"),
         (["train", "--likelihood", "poisson"], "argument --likelihood: invalid choice: 'poisson'"),
     ],

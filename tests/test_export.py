@@ -197,7 +197,7 @@ def test_failed_export_leaves_nothing_and_versions_are_never_overwritten(tmp_pat
 
 @pytest.mark.parametrize("version", [0, -1, "2", 1.5])
 def test_bad_version_is_a_clear_error(tmp_path, version):
-    with pytest.raises(ValueError, match=r"`version` must be an integer >= 1, received: "):
+    with pytest.raises(ValueError, match=r"`version` must be a positive integer, received: "):
         kvae.export.export_saved_model(tiny_vae(SHAPE), tmp_path, version=version)
     assert not any(tmp_path.iterdir())
 

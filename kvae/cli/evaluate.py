@@ -1,5 +1,6 @@
 """`kvae evaluate`: test −ELBO, KL, importance-sampled NLL and active units of a run."""
 
+from kvae.cli import arguments
 from kvae.cli import run_dir as rd
 
 HELP = "Report test -ELBO, KL, importance-sampled NLL (nats, bits/dim) and active units of a run."
@@ -7,20 +8,16 @@ HELP = "Report test -ELBO, KL, importance-sampled NLL (nats, bits/dim) and activ
 
 def add_arguments(p):
     p.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `kvae train`")
-    p.add_argument("--iw-samples", type=int, default=1000, help="importance samples K per example (default 1000)")
+    p.add_argument("--iw-samples", type=arguments.positive_int, default=1000, help="importance samples K per example (default 1000)")
     p.add_argument("--data-dir", default=None, help="override the run's Fashion-MNIST folder")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--max-examples", type=int, default=None, help="evaluate the first N test examples only")
+    p.add_argument("--batch-size", type=arguments.positive_int, default=256)
+    p.add_argument("--max-examples", type=arguments.positive_int, default=None, help="evaluate the first N test examples only")
     p.add_argument("--seed", type=int, default=0)
 
 
 def run(args):
     import kvae
 
-    if args.iw_samples < 1:
-        raise ValueError(f"--iw-samples must be an integer >= 1, received: {args.iw_samples}")
-    if args.max_examples is not None and args.max_examples < 1:
-        raise ValueError(f"--max-examples must be an integer >= 1, received: {args.max_examples}")
     model, config = rd.load_run(args.run_dir)
     data = kvae.data.load(config.get("data", "digits"), args.data_dir or config.get("data_dir"))
     x = evaluation_examples(data, config.get("binarize", False))[: args.max_examples]

@@ -1,14 +1,16 @@
 """`kvae sample`: a PNG grid of new examples from a trained run."""
 
+from kvae.cli import arguments
+
 HELP = "Draw examples from a trained run's prior and save them as a PNG grid."
 
 
 def add_arguments(p):
     p.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `kvae train`")
-    p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--n", type=arguments.positive_int, default=64, help="number of samples (default 64)")
     p.add_argument("--out", default="samples.png", help="PNG file to write")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--columns", type=int, default=8)
+    p.add_argument("--columns", type=arguments.positive_int, default=8)
 
 
 def run(args):
@@ -17,10 +19,6 @@ def run(args):
     from kvae import plotting
     from kvae.cli import run_dir as rd
 
-    if args.n < 1:
-        raise ValueError(f"--n must be an integer >= 1, received: {args.n}")
-    if args.columns < 1:
-        raise ValueError(f"--columns must be an integer >= 1, received: {args.columns}")
     if not str(args.out).endswith(".png"):
         raise ValueError(f"--out must be a .png file, received: {args.out!r}")
     model, _ = rd.load_run(args.run_dir)

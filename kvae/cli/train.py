@@ -5,7 +5,7 @@ import shutil
 import time
 from pathlib import Path
 
-from kvae.cli import evaluate, report, resume
+from kvae.cli import arguments, evaluate, report, resume
 from kvae.cli import run_dir as rd
 
 HELP = "Train a VAE and write a run folder (model, history, PNGs, metrics)."
@@ -20,23 +20,23 @@ OTHER_EPOCHS = 10
 def add_arguments(p):
     p.add_argument("--data", default="digits", help="digits (default, embedded), fashion_mnist, or a .npy/.npz path")
     p.add_argument("--data-dir", default=None, help="folder searched first for Fashion-MNIST IDX files")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="passes over the training set (default: 100 on digits, 10 otherwise)")
-    p.add_argument("--batch-size", type=_positive_int, default=128)
-    p.add_argument("--latent-dim", type=_positive_int, default=20)
-    p.add_argument("--hidden", type=_positive_int, nargs="+", default=[400], help="units of the hidden layer(s), e.g. --hidden 400 or --hidden 512 256")
+    p.add_argument("--epochs", type=arguments.positive_int, default=None, help="passes over the training set (default: 100 on digits, 10 otherwise)")
+    p.add_argument("--batch-size", type=arguments.positive_int, default=128)
+    p.add_argument("--latent-dim", type=arguments.positive_int, default=20)
+    p.add_argument("--hidden", type=arguments.positive_int, nargs="+", default=[400], help="units of the hidden layer(s), e.g. --hidden 400 or --hidden 512 256")
     p.add_argument("--architecture", choices=["mlp", "conv"], default="mlp")
     p.add_argument("--likelihood", choices=["bernoulli", "gaussian", "gaussian_fixed"], default="bernoulli")
-    p.add_argument("--beta", type=_non_negative_float, default=1.0, help="weight of the KL term")
-    p.add_argument("--kl-warmup", type=_non_negative_int, default=0, metavar="EPOCHS",
+    p.add_argument("--beta", type=arguments.non_negative_float, default=1.0, help="weight of the KL term")
+    p.add_argument("--kl-warmup", type=arguments.non_negative_int, default=0, metavar="EPOCHS",
                    help="raise β linearly from 0 to --beta over this many epochs, step by step (default 0: off)")
-    p.add_argument("--free-bits", type=_non_negative_float, default=0.0,
+    p.add_argument("--free-bits", type=arguments.non_negative_float, default=0.0,
                    help="free-bits floor λ on each latent dimension's KL, nats (default 0: off)")
-    p.add_argument("--image-every", type=_non_negative_int, default=0, metavar="EPOCHS",
+    p.add_argument("--image-every", type=arguments.non_negative_int, default=0, metavar="EPOCHS",
                    help="write sample and reconstruction grids to RUN_DIR/images every N epochs (default 0: off)")
     p.add_argument("--tensorboard", action="store_true",
                    help="write TensorBoard logs (scalars, and images with --image-every) to RUN_DIR/tensorboard")
-    p.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--steps-per-execution", type=_auto_or_positive_int, default="auto",
+    p.add_argument("--learning-rate", type=arguments.positive_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--steps-per-execution", type=arguments.auto_or_positive_int, default="auto",
                    help="training steps per compiled call (default auto: up to 32, a divisor of the steps per epoch "
                         "so no call crosses an epoch, and 1 under --strategy mirrored/multi_worker; about 1.4x the "
                         "throughput of 1 on 2 CPU cores). An integer is also rounded down to a divisor. --kl-warmup is "
@@ -218,55 +218,3 @@ def _run_config(args, data, epochs):
     config = {k: v for k, v in vars(args).items() if k not in skip}
     config.update(epochs=epochs, data_name=data.name, event_shape=list(data.event_shape))
     return config
-
-
-def _auto_or_positive_int(text):
-    return text if text == "auto" else _positive_int(text)
-
-
-def _positive_int(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
-
-
-def _non_negative_int(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, received {text!r}")
-    return value
-
-
-def _positive_float(text):
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
-    return value
-
-
-def _non_negative_float(text):
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, received {text!r}")
-    return value

@@ -51,7 +51,11 @@ def array_dataset(x, y=None, sample_weight=None, batch_size=None, shuffle=False,
         steps: int or None. Batches per epoch, used for the batch size when
             `batch_size` is None (as Keras does).
         seed: int or None. Seed of the order (None: drawn from NumPy's global
-            generator, which `keras.utils.set_random_seed` seeds).
+            generator, which `keras.utils.set_random_seed` seeds). Under
+            `MultiWorkerMirroredStrategy` every worker must draw the same
+            order (each keeps its slice of every global batch): seed every
+            worker alike, or use `make_dataset(..., seed=s, start_epoch=0)`
+            as `kvae train` does.
 
     Example:
 

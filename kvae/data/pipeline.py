@@ -5,6 +5,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from kvae import checks
 from kvae.data.splits import check_examples
 
 # "Forever" for an epoch stream; far beyond any real run, and fits in int64.
@@ -55,8 +56,7 @@ def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False, start_
     >>> [tuple(b.shape) for b in ds]
     [(4, 4), (4, 4), (2, 4)]
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"`batch_size` must be a positive integer, received: {batch_size!r}")
+    batch_size = checks.positive_int(batch_size, "batch_size")
     x = check_examples(x, "x")
     if binarize and (x.min() < 0 or x.max() > 1):
         raise ValueError(

@@ -5,7 +5,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from kvae import atomic
+from kvae import atomic, checks
 from kvae.export.signatures import build_archive
 from kvae.export.warmup import write_warmup
 
@@ -53,10 +53,8 @@ def export_saved_model(model, base_dir, version=None, overwrite=False, score_sam
     base_dir = Path(base_dir)
     if version is None:
         version = (existing_versions(base_dir) or [0])[-1] + 1
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"`version` must be an integer >= 1, received: {version!r}")
-    if isinstance(score_samples, bool) or not isinstance(score_samples, int) or score_samples < 1:
-        raise ValueError(f"`score_samples` must be an integer >= 1, received: {score_samples!r}")
+    version = checks.positive_int(version, "version")
+    checks.positive_int(score_samples, "score_samples")
     target = base_dir / str(version)
     if target.exists() and not overwrite:
         raise FileExistsError(
