@@ -22,7 +22,7 @@ def _files(tmp_path):
 
 
 CASES = [
-    (["train", "--data", "{tmp}/wide.npy"], "--likelihood bernoulli needs --data with values in [0, 1], received values in"),
+    (["train", "--data", "{tmp}/wide.npy"], "`--data` must be in [0, 1] for the Bernoulli likelihood, received values in"),
     (["train", "--data", "{tmp}/small.npy", "--batch-size", "64"], "--batch-size must be at most the number of training examples (18), received: 64"),
     (["train", "--data", "{tmp}/nan.npy"], "`data` must hold finite values, received NaN or Inf"),
     (["train", "--data", "{tmp}/strings.npy"], "`data` must hold numbers (uint8, int or float), received dtype <U1"),

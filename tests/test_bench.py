@@ -18,6 +18,7 @@ def test_distributed_bench_smoke(tmp_path):
     assert saved["settings"]["default"]["ratio_to_default"] == 1.0
 
 
+@pytest.mark.e2e
 def test_serving_bench_smoke(tmp_path):
     out = tmp_path / "s.json"
     summary = load_script("bench/serving.py").main(["--calls", "3", "--batch-sizes", "1", "4", "--out", str(out)])
@@ -83,6 +84,7 @@ def test_performance_bench_runs_end_to_end_on_the_smoke_budget(tmp_path, fashion
     assert "matmul peak" in proc.stdout and "implementation" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_ablations_bench_runs_every_variant_on_the_smoke_budget(tmp_path, fashion_data_dir):
     """`python -m bench.ablations --quick`: each speed choice is timed against the defaults."""
     proc, saved = _run_quick("bench.ablations", tmp_path / "ablations.json", fashion_data_dir)

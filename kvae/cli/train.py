@@ -70,13 +70,7 @@ def run(args):
         )
     if args.binarize and args.likelihood != "bernoulli":
         raise ValueError(f"--binarize needs --likelihood bernoulli, received: {args.likelihood}")
-    if args.likelihood == "bernoulli":
-        low, high = float(data.x_train.min()), float(data.x_train.max())
-        if low < 0 or high > 1:
-            raise ValueError(
-                f"--likelihood bernoulli needs --data with values in [0, 1], received values in "
-                f"[{low:.4g}, {high:.4g}]; use --likelihood gaussian or gaussian_fixed"
-            )
+    kvae.likelihoods.get(args.likelihood).check_data(data.x_train, "--data")  # e.g. Bernoulli: [0, 1]
     if args.batch_size > len(data.x_train):
         raise ValueError(
             f"--batch-size must be at most the number of training examples ({len(data.x_train)}), "

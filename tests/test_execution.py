@@ -1,0 +1,73 @@
+"""kvae.execution: steps_per_execution="auto" (many steps per call, never changing what runs)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import kvae
+from conftest import tiny_vae, uniform_data
+
+
+def test_auto_steps_per_execution_runs_32_steps_per_call_with_the_same_maths():
+    x = uniform_data(64)
+    weights = []
+    for steps_per_execution in ("auto", 1):
+        keras.utils.set_random_seed(0)
+        model = kvae.build_vae((4, 4, 1), 3, hidden_units=(8,), seed=1)
+        if steps_per_execution == "auto":
+            model.compile(optimizer=keras.optimizers.Adam(1e-3))  # the default
+        else:
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=1)
+        model.fit(tf.data.Dataset.from_tensor_slices(x).batch(2), epochs=2, verbose=0)  # 32 steps per epoch
+        assert model.steps_per_execution == (32 if steps_per_execution == "auto" else 1)
+        assert int(model.optimizer.iterations.numpy()) == 64
+        weights.append(model.get_weights())
+    for auto, one in zip(*weights):
+        np.testing.assert_allclose(auto, one, rtol=1e-5, atol=1e-6)
+
+
+def test_auto_steps_per_execution_never_crosses_an_epoch_of_an_endless_stream():
+    # Keras runs whole calls: 32 steps per call on a 40-step epoch would make it 64 steps long.
+    model = tiny_vae()
+    endless = tf.data.Dataset.from_tensor_slices(uniform_data(40)).batch(1).repeat()
+    model.fit(endless, steps_per_epoch=40, epochs=2, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 80 and model.steps_per_execution == 20
+    model.evaluate(endless, steps=3, verbose=0)
+    assert model.steps_per_execution == 3  # evaluate(steps=3): 3 batches, not 32
+    model.fit(uniform_data(8), batch_size=4, epochs=1, verbose=0)
+    assert model.steps_per_execution == 32 and int(model.optimizer.iterations.numpy()) == 82
+
+
+def test_auto_steps_per_execution_is_one_when_a_callback_needs_every_batch():
+    model, x = tiny_vae(), uniform_data(16)
+    seen = []
+    every_batch = keras.callbacks.LambdaCallback(on_train_batch_begin=lambda batch, logs: seen.append(batch))
+    model.fit(x, batch_size=4, epochs=2, verbose=0, callbacks=[every_batch])
+    assert seen == [0, 1, 2, 3] * 2 and model.steps_per_execution == 1
+    per_batch = kvae.callbacks.VariableSchedule(lambda t: min(1.0, t / 8))  # a Python function, per step
+    model.fit(x, batch_size=4, epochs=1, verbose=0, callbacks=[per_batch])
+    assert model.steps_per_execution == 1
+    keras_own = [keras.callbacks.TerminateOnNaN(), kvae.callbacks.KLWarmup(2, unit="epoch"),
+                 kvae.callbacks.KLWarmup(8),  # per step, but evaluated inside the step
+                 keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: None)]
+    model.fit(x, batch_size=4, epochs=1, verbose=0, callbacks=keras_own)
+    assert model.steps_per_execution == 32
+
+
+def test_auto_steps_per_execution_is_one_eagerly_under_a_strategy_and_after_loading(tmp_path):
+    model = tiny_vae()
+    assert model.steps_per_execution == 32
+    model.compile(optimizer="adam", run_eagerly=True)
+    assert model.steps_per_execution == 1
+    model.compile(optimizer="adam", steps_per_execution=4)  # explicit values are Keras'
+    model.fit(uniform_data(8), batch_size=2, steps_per_epoch=3, epochs=1, verbose=0)
+    assert model.steps_per_execution == 4
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        model = tiny_vae()
+    assert model.steps_per_execution == 1
+    model = tiny_vae()
+    model.fit(uniform_data(8), batch_size=4, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.steps_per_execution == 32 and loaded.get_compile_config()["steps_per_execution"] == "auto"
+    assert int(loaded.optimizer.iterations.numpy()) == 2
