@@ -44,6 +44,9 @@ def test_each_pass_is_a_new_permutation_and_batch_shuffle_stays_within_batches()
     ds = kvae.data.array_dataset(x, batch_size=4, shuffle=True, seed=3)
     passes = [np.concatenate([b[0].numpy()[:, 0] for b in ds]) for _ in range(2)]
     assert sorted(passes[0]) == sorted(passes[1]) == list(range(10)) and list(passes[0]) != list(passes[1])
+    # Any true value shuffles, as in Keras (a NumPy bool from a config, say), not only `True`.
+    truthy = np.concatenate([b.numpy()[:, 0] for b in kvae.data.make_dataset(x, 4, shuffle=np.True_, seed=3)])
+    assert sorted(truthy) == list(range(10)) and list(truthy) != list(range(10))
     within = [sorted(b[0].numpy()[:, 0]) for b in kvae.data.array_dataset(x, batch_size=4, shuffle="batch", seed=3)]
     assert within == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     np.random.seed(0)  # what keras.utils.set_random_seed seeds: an unseeded order is reproducible

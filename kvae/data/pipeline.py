@@ -114,7 +114,7 @@ def _batches(examples, batch_size, shuffle, binarize, epoch_seed):
     """
     first = examples[0] if isinstance(examples, tuple) else examples
     n = tf.shape(first, out_type=tf.int64)[0]
-    if shuffle is True:
+    if shuffle and shuffle != "batch":
         order = tf.argsort(tf.random.stateless_uniform([n], seed=epoch_seed))
     else:
         order = tf.range(n)
