@@ -53,7 +53,7 @@ def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=
     """
     checks.positive_int(num_samples, "num_samples")
     x = np.asarray(x, dtype=model.distribution_dtype)
-    model._as_inputs(x)  # the shape check
+    model.check_event_shape(x.shape)
     n = len(x)
     if batch_size is None:
         batch_size = max(1, min(n, LOG_LIKELIHOOD_ROWS // num_samples, 256))
@@ -149,8 +149,10 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
     reconstruction, kl = [], []
     units = ActiveUnits(model.latent_dim)
     base_seed = tf.constant([seed, 1], dtype=tf.int32)  # apart from the importance samples' seeds
+    x = np.asarray(x, dtype=model.distribution_dtype)
+    model.check_event_shape(x.shape)
     for b, start in enumerate(range(0, len(x), batch_size)):
-        batch = model._as_inputs(x[start : start + batch_size])
+        batch = tf.constant(x[start : start + batch_size])
         posterior = model.encode(batch)  # one encoder pass for all three
         epsilon = tf.random.stateless_normal(
             tf.shape(posterior.mean()), tf.random.experimental.stateless_fold_in(base_seed, b)

@@ -331,7 +331,7 @@ class VAE(execution.KerasExecution, keras.Model):
         # tf.data pipeline is the caller's (kvae.data.make_dataset checks its own).
         if isinstance(x, np.ndarray):
             check_examples(x, "x")
-            self._check_event_shape(tf.TensorShape(x.shape))
+            self.check_event_shape(x.shape)
             self.likelihood.check_data(x, "x")
 
     @property
@@ -465,11 +465,15 @@ class VAE(execution.KerasExecution, keras.Model):
         x = tf.convert_to_tensor(x, dtype_hint=self.distribution_dtype)
         if x.dtype != self.distribution_dtype:
             x = tf.cast(x, self.distribution_dtype)
-        self._check_event_shape(x.shape)
+        self.check_event_shape(x.shape)
         return x
 
-    def _check_event_shape(self, shape):
-        # Unknown sizes (None) pass: exported signatures check them at run time.
+    def check_event_shape(self, shape):
+        """Raises unless `shape` (of a batch of examples) is `(batch,) + event_shape`.
+
+        Unknown sizes (None) pass: exported signatures check them at run time.
+        """
+        shape = tf.TensorShape(shape)
         event_shape = getattr(self, "event_shape", None)
         if event_shape is not None and not shape[1:].is_compatible_with(event_shape):
             raise ValueError(
