@@ -29,7 +29,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def run_kvae(seed, epochs, data_dir):
-    from kvae.cli import main
+    from kvae_cli import main
 
     with tempfile.TemporaryDirectory() as tmp:
         argv = [

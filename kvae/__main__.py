@@ -1,7 +1,7 @@
-"""`python -m kvae` runs the command line."""
+"""`python -m kvae` runs the command line (`python -m kvae_cli` starts faster)."""
 
 import sys
 
-from kvae.cli import main
+from kvae_cli import main
 
 sys.exit(main())

@@ -26,12 +26,14 @@ AUTO_STEPS_PER_EXECUTION = 32
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end")
 
 
-def auto_steps_per_execution(model, *epoch_steps, callbacks=None):
+def auto_steps_per_execution(model, *epoch_steps, callbacks=None, limit=AUTO_STEPS_PER_EXECUTION):
     """The number of steps per call that `"auto"` means for `model` now.
+
+    Also the safe form of an explicit count: pass it as `limit`.
 
     One if any of `callbacks` needs every batch (`needs_every_batch`), so
     that "auto" never changes what a callback sees or sets. Otherwise
-    `AUTO_STEPS_PER_EXECUTION`, lowered to the largest divisor of every known
+    `limit` (default `AUTO_STEPS_PER_EXECUTION`), lowered to the largest divisor of every known
     epoch length in `epoch_steps` (`steps_per_epoch`, `validation_steps`,
     `steps`; None when unknown): Keras runs whole calls on an endless
     dataset, so a call that crossed an epoch boundary would make the epoch
@@ -47,12 +49,14 @@ def auto_steps_per_execution(model, *epoch_steps, callbacks=None):
     >>> vae.compile()
     >>> kvae.execution.auto_steps_per_execution(vae), kvae.execution.auto_steps_per_execution(vae, 40)
     (32, 20)
+    >>> kvae.execution.auto_steps_per_execution(vae, 40, limit=16)
+    10
     """
     if model.run_eagerly or getattr(model, "_distribute_strategy", None) is not None or tf.distribute.has_strategy():
         return 1
     if any(needs_every_batch(callback) for callback in _flatten(callbacks)):
         return 1
-    return divisor_at_most(AUTO_STEPS_PER_EXECUTION, *epoch_steps)
+    return divisor_at_most(limit, *epoch_steps)
 
 
 def divisor_at_most(limit, *epoch_steps):

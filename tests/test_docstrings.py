@@ -7,10 +7,14 @@ import pkgutil
 import pytest
 
 import kvae
+import kvae_cli
 
 MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(kvae.__path__, "kvae.") if not m.name.endswith("__main__")
-)
+    m.name
+    for package in (kvae, kvae_cli)
+    for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+    if not m.name.endswith("__main__")
+) + ["kvae_cli"]
 
 
 @pytest.mark.parametrize("name", MODULES)

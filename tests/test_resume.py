@@ -11,7 +11,7 @@ import pytest
 
 import kvae  # noqa: F401  (registers the classes for load_model)
 from distributed import free_ports, kill, run_all, start, tf_config, wait_for
-from kvae.cli import main
+from kvae_cli import main
 
 # A per-step KL warm-up over the first 3 epochs: kills land mid-schedule, which the step evaluates
 # from the restored optimizer's counter.

@@ -1,38 +1,35 @@
-"""The `kvae` command line: `train`, `evaluate`, `report`, `sample`, `export`."""
+"""The bodies of the `kvae` commands: each parses nothing, calls the library, prints.
 
-import argparse
+The console script enters through `kvae_cli`, which parses the options without
+importing TensorFlow and then calls `run`.
+"""
+
+import importlib
 import sys
 
-from kvae.cli import evaluate, export, report, sample, train
-
-_COMMANDS = {"train": train, "evaluate": evaluate, "report": report, "sample": sample, "export": export}
+from kvae.cli.train import TrainingDiverged
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="kvae", description="Train, evaluate and sample variational autoencoders."
-    )
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,report,sample,export}")
-    sub.required = True
-    for name, module in _COMMANDS.items():
-        module.add_arguments(sub.add_parser(name, help=module.HELP, description=module.HELP))
-    return parser
-
-
-def main(argv=None):
-    """Entry point of the `kvae` console script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run(args):
+    """Runs the command `args.command` with parsed `args`; returns the exit code."""
+    command = importlib.import_module(f"kvae.cli.{args.command}")
     try:
-        _COMMANDS[args.command].run(args)
+        command.run(args)
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         # Errors a user can cause: one line, no traceback, exit code 2 (as argparse).
         print(f"kvae {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except train.TrainingDiverged as e:
+    except TrainingDiverged as e:
         print(f"kvae {args.command}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"kvae {args.command}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def main(argv=None):
+    """The command line, as the `kvae` console script runs it (see `kvae_cli.main`)."""
+    import kvae_cli
+
+    return kvae_cli.main(argv)

@@ -1,23 +1,10 @@
 """`kvae evaluate`: test −ELBO, KL, importance-sampled NLL and active units of a run."""
 
-from kvae.cli import arguments
+import kvae
 from kvae.cli import run_dir as rd
-
-HELP = "Report test -ELBO, KL, importance-sampled NLL (nats, bits/dim) and active units of a run."
-
-
-def add_arguments(p):
-    p.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `kvae train`")
-    p.add_argument("--iw-samples", type=arguments.positive_int, default=1000, help="importance samples K per example (default 1000)")
-    p.add_argument("--data-dir", default=None, help="override the run's Fashion-MNIST folder")
-    p.add_argument("--batch-size", type=arguments.positive_int, default=256)
-    p.add_argument("--max-examples", type=arguments.positive_int, default=None, help="evaluate the first N test examples only")
-    p.add_argument("--seed", type=int, default=0)
 
 
 def run(args):
-    import kvae
-
     model, config = rd.load_run(args.run_dir)
     data = kvae.data.load(config.get("data", "digits"), args.data_dir or config.get("data_dir"))
     x = evaluation_examples(data, config.get("binarize", False))[: args.max_examples]
@@ -34,6 +21,4 @@ def run(args):
 
 def evaluation_examples(data, binarize):
     """The test set a run is scored on: binarised once (seed 0) if it trained on binarised data."""
-    import kvae
-
     return kvae.data.binarize(data.x_test, seed=0) if binarize else data.x_test

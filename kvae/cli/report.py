@@ -4,9 +4,13 @@ import csv
 import json
 from pathlib import Path
 
-from kvae.cli import run_dir as rd
+import numpy as np
 
-HELP = "Draw training curves, samples, reconstructions and latent plots of a run, with a report.md."
+import kvae
+from kvae import plotting
+from kvae.cli import evaluate
+from kvae.cli import run_dir as rd
+from kvae.data import fashion_mnist
 
 CURVES = "curves.png"
 LATENT = "latent.png"
@@ -17,15 +21,9 @@ REPORT = "report.md"
 SCATTER_EXAMPLES = 2000
 
 
-def add_arguments(p):
-    p.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `kvae train`")
-    p.add_argument("--data-dir", default=None, help="override the run's Fashion-MNIST folder")
 
 
 def run(args):
-    import kvae
-    from kvae.cli import evaluate
-
     model, config = rd.load_run(args.run_dir)
     data = kvae.data.load(config.get("data", "digits"), args.data_dir or config.get("data_dir"))
     x_test = evaluate.evaluation_examples(data, config.get("binarize", False))
@@ -43,11 +41,6 @@ def write_report(run_dir, model, data, x_test, seed=0):
     `manifold.png` (latent_dim 2) or `traversal.png`. The report lists
     metrics.json and, when `kvae evaluate` has run, evaluation.json.
     """
-    import numpy as np
-
-    from kvae import plotting
-    from kvae.data import fashion_mnist
-
     run_dir = Path(run_dir)
     pictures = []
     history = read_history(run_dir / rd.HISTORY)

@@ -7,7 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
-from kvae import atomic
+from kvae import atomic, distribute
+from kvae.callbacks import FiniteBackupAndRestore
 
 # Options that define the model, the data or the optimisation: a resumed run
 # must use the same ones, or the backup does not belong to it.
@@ -72,10 +73,6 @@ def restore(make_model, strategy, backup_dir):
     Returns:
         `(model, backup_callback, start_epoch)`.
     """
-
-    from kvae import distribute
-    from kvae.callbacks import FiniteBackupAndRestore
-
     backup_dir = Path(backup_dir)
     epoch = backup_epoch(backup_dir)
     if distribute.in_multi_worker_mode(strategy):

@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import keras
+
 from kvae import atomic
 
 MODEL = "model.keras"
@@ -32,10 +34,6 @@ def save_model(model, run_dir):
 
 def load_run(run_dir):
     """Returns `(model, config)` of a finished run, or raises a clear error."""
-    import keras
-
-    import kvae  # noqa: F401  (registers the kvae classes for deserialisation)
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"RUN_DIR {str(run_dir)!r} is not a folder")

@@ -1,4 +1,15 @@
-"""argparse types shared by every `kvae` command: one wording for every bad option."""
+"""argparse types shared by every `kvae` command: one wording for every bad option.
+
+Example:
+
+>>> from kvae_cli import arguments
+>>> arguments.positive_int("8"), arguments.auto_or_positive_int("auto")
+(8, 'auto')
+>>> arguments.positive_int("0")
+Traceback (most recent call last):
+...
+argparse.ArgumentTypeError: expected a positive integer, received '0'
+"""
 
 import argparse
 import math
@@ -37,3 +48,10 @@ def non_negative_float(text):
 def auto_or_positive_int(text):
     """The string "auto", or an integer > 0."""
     return text if text == "auto" else positive_int(text)
+
+
+def png_path(text):
+    """A file name ending in .png."""
+    if not text.lower().endswith(".png"):
+        raise argparse.ArgumentTypeError(f"expected a .png file, received {text!r}")
+    return text
