@@ -117,6 +117,20 @@ def test_npz_with_train_and_test_and_labels(tmp_path):
     np.testing.assert_array_equal(data.y_train, np.arange(8))
 
 
+def test_split_off_test_is_scikit_learns_seeded_split():
+    from sklearn.model_selection import train_test_split
+
+    from kvae.data.splits import split_off_test
+
+    x, y = np.arange(40.0).reshape(20, 2), np.arange(20)
+    x_train, x_test, y_train, y_test = split_off_test(x, y, fraction=0.25, seed=3)
+    expected = train_test_split(x, y, test_size=5, random_state=3)
+    for got, want in zip((x_train, x_test, y_train, y_test), expected):
+        np.testing.assert_array_equal(got, want)
+    assert split_off_test(x[:2], fraction=0.1)[1].shape == (1, 2)  # at least one test example
+    assert split_off_test(x[:3], fraction=0.9)[0].shape == (1, 2)  # and one to train on
+
+
 def test_npz_with_a_single_array_or_x(tmp_path):
     np.savez(tmp_path / "one.npz", anything=np.zeros((10, 4)))
     np.savez(tmp_path / "x.npz", x=np.zeros((10, 4)), y=np.arange(10))
@@ -133,6 +147,8 @@ def test_npz_with_a_single_array_or_x(tmp_path):
         ({"x": np.array([[np.nan, 1.0]])}, r"`x` must hold finite values, received NaN or Inf"),
         ({"x": np.array([["a", "b"]])}, r"`x` must hold numbers \(uint8, int or float\), received dtype <U1"),
         ({"x": np.zeros((0, 4))}, r"`x` must hold at least one example, received shape \(0, 4\)"),
+        ({"x": np.zeros((1, 4))}, r"`x` must hold at least 2 examples to split off a test set, received shape \(1, 4\)"),
+        ({"x_train": np.zeros((1, 4))}, r"`x_train` must hold at least 2 examples to split off a test set"),
         ({"x_train": np.zeros((4, 3)), "x_test": np.zeros((2, 5))}, r"`x_test` must have examples of shape \(3,\) like `x_train`, received \(5,\)"),
     ],
 )

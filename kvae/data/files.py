@@ -32,7 +32,7 @@ def load_array_file(path, test_fraction=0.1, seed=0):
         raise ValueError(f"`data` file {path} is not a readable NumPy file: {e}") from None
     name = path.stem
     if path.suffix == ".npy":
-        return DataSplits(name, *_train_test(as_examples(loaded, "data"), None, test_fraction, seed))
+        return DataSplits(name, *_train_test(as_examples(loaded, "data"), None, test_fraction, seed, "data"))
     with loaded:
         keys = set(loaded.files)
         arrays = {k: loaded[k] for k in keys}
@@ -40,7 +40,7 @@ def load_array_file(path, test_fraction=0.1, seed=0):
         x_train = as_examples(arrays["x_train"], "x_train")
         y_train = arrays.get("y_train")
         if "x_test" not in keys:
-            x_train, x_test, y_train, y_test = _train_test(x_train, y_train, test_fraction, seed)
+            x_train, x_test, y_train, y_test = _train_test(x_train, y_train, test_fraction, seed, "x_train")
             return DataSplits(name, x_train, x_test, y_train, y_test)
         x_test = as_examples(arrays["x_test"], "x_test")
         if x_test.shape[1:] != x_train.shape[1:]:
@@ -59,11 +59,11 @@ def load_array_file(path, test_fraction=0.1, seed=0):
             f"array; received arrays {sorted(keys)}"
         )
     x = as_examples(x, "x")
-    x_train, x_test, y_train, y_test = _train_test(x, y, test_fraction, seed)
+    x_train, x_test, y_train, y_test = _train_test(x, y, test_fraction, seed, "x")
     return DataSplits(name, x_train, x_test, y_train, y_test)
 
 
-def _train_test(x, y, test_fraction, seed):
+def _train_test(x, y, test_fraction, seed, argument):
     if y is not None and len(y) != len(x):
         raise ValueError(f"`y` must have one label per example ({len(x)}), received {len(y)}")
-    return split_off_test(x, y, test_fraction, seed)
+    return split_off_test(x, y, test_fraction, seed, argument)

@@ -3,6 +3,7 @@
 from typing import NamedTuple, Optional
 
 import numpy as np
+from sklearn import model_selection
 
 
 class DataSplits(NamedTuple):
@@ -58,12 +59,25 @@ def as_examples(array, argument):
     return array
 
 
-def split_off_test(x, y=None, fraction=0.1, seed=0):
-    """Splits a fixed, seeded `fraction` of the examples off as the test set."""
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_test = max(1, int(round(fraction * len(x)))) if len(x) > 1 else 0
-    test, train = order[:n_test], order[n_test:]
-    if len(train) == 0:
-        train = test
-    pick = (lambda a, i: None if a is None else a[i])
-    return x[train], x[test], pick(y, train), pick(y, test)
+def split_off_test(x, y=None, fraction=0.1, seed=0, argument="x"):
+    """Splits a fixed, seeded `fraction` of the examples off as the test set.
+
+    scikit-learn's `train_test_split` (shuffled by `seed`), with at least one
+    test example.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from kvae.data.splits import split_off_test
+    >>> x_train, x_test, _, _ = split_off_test(np.zeros((50, 3)), fraction=0.1)
+    >>> x_train.shape, x_test.shape
+    ((45, 3), (5, 3))
+    """
+    if len(x) < 2:
+        raise ValueError(
+            f"`{argument}` must hold at least 2 examples to split off a test set, received shape {np.shape(x)}"
+        )
+    n_test = min(len(x) - 1, max(1, int(round(fraction * len(x)))))
+    arrays = (x,) if y is None else (x, y)
+    parts = model_selection.train_test_split(*arrays, test_size=n_test, random_state=seed)
+    return tuple(parts) if y is not None else (parts[0], parts[1], None, None)
