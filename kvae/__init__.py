@@ -15,12 +15,15 @@ from kvae import export  # noqa: E402
 from kvae import likelihoods  # noqa: E402
 from kvae import metrics  # noqa: E402
 from kvae import networks  # noqa: E402
+from kvae import objectives  # noqa: E402
 from kvae import optimizers  # noqa: E402
 from kvae import plotting  # noqa: E402
+from kvae import posteriors  # noqa: E402
+from kvae import priors  # noqa: E402
 from kvae import schedules  # noqa: E402
 from kvae.model import VAE  # noqa: E402
 from kvae.networks import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "callbacks", "checks", "data", "distribute", "evaluation", "execution", "export", "likelihoods", "metrics", "networks", "optimizers", "plotting", "schedules", "__version__"]
+__all__ = ["VAE", "build_vae", "callbacks", "checks", "data", "distribute", "evaluation", "execution", "export", "likelihoods", "metrics", "networks", "objectives", "optimizers", "plotting", "posteriors", "priors", "schedules", "__version__"]

@@ -1,7 +1,6 @@
-"""The `VAE` model: ELBO training and evaluation steps, encode/decode, sampling, IS-NLL."""
+"""The `VAE` model: its parts, the training and evaluation steps, encode/decode, sampling."""
 
 import copy
-import math
 
 import keras
 import numpy as np
@@ -12,14 +11,15 @@ from kvae import checks
 from kvae import distribute
 from kvae import execution
 from kvae import likelihoods as likelihoods_lib
-from kvae import schedules as schedules_lib
+from kvae import objectives as objectives_lib
+from kvae import posteriors as posteriors_lib
+from kvae import priors as priors_lib
 from kvae.data.splits import check_examples
 from kvae.metrics import ActiveUnits
+from kvae.networks import contract
 
 tfd = tfp.distributions
 
-# Floor on the posterior scale: keeps log σ finite when softplus underflows.
-_MIN_POSTERIOR_SCALE = 1e-6
 _SEED_STATE_KEY = "seed_generator_state"
 
 
@@ -45,17 +45,19 @@ class VAE(execution.KerasExecution, keras.Model):
     `reconstruction`, `kl` and `elbo` (= −reconstruction − kl, always with β=1).
 
     Args:
-        encoder: keras.Layer. Maps x to the posterior parameters: either a pair
-            `(loc, scale_param)`, each `[batch, latent_dim]`, or one tensor
-            `[batch, 2 * latent_dim]` holding `loc` then `scale_param`. The
-            posterior scale is `softplus(scale_param) + 1e-6`.
+        encoder: keras.Layer. Maps x to the posterior's parameters: for the
+            default posterior a pair `(loc, scale_param)`, each
+            `[batch, latent_dim]`, or one tensor `[batch, 2 * latent_dim]`
+            holding `loc` then `scale_param`; the scale is
+            `softplus(scale_param) + 1e-6`.
         decoder: keras.Layer. Maps z `[batch, latent_dim]` to the likelihood's
             parameters, of shape `likelihood.params_shape(x.shape[1:])`.
         latent_dim: int. Size of z, > 0.
         likelihood: str or `kvae.likelihoods.Likelihood`. `"bernoulli"`,
             `"gaussian"`, `"gaussian_fixed"` or an instance.
-        beta: float or `kvae.schedules.Schedule`. Weight of the KL term, >= 0.
-            Its current value lives in a non-trainable `keras.Variable`
+        beta: float or `kvae.schedules.Schedule`. Weight of the KL term, >= 0,
+            for the named `"elbo"` objective (`kvae.objectives.ELBO`). Its
+            current value lives in a non-trainable `keras.Variable`
             (`model.beta`) that callbacks may `.assign()`; a schedule (e.g.
             `kvae.schedules.Warmup`) is evaluated by the compiled train step
             from `optimizer.iterations`, like a `LearningRateSchedule`, and
@@ -64,7 +66,15 @@ class VAE(execution.KerasExecution, keras.Model):
             in nats per latent dimension, >= 0 (0 = off); `model.free_bits`,
             like `beta`.
         seed: int or None. Seed of the reparameterisation noise.
+        prior: str or `kvae.priors` layer. p(z); `"normal"` (N(0, I), default).
+        posterior: str or `kvae.posteriors` layer. How the encoder's output
+            becomes q(z|x); `"normal"` (the diagonal Gaussian, default).
+        objective: str or `kvae.objectives` layer. What the train step
+            minimises; `"elbo"` (default, with `beta` and `free_bits`).
         **kwargs: standard `keras.Model` arguments (`name`, `dtype`, ...).
+
+    The parts are Keras layers the model owns (`prior_layer`,
+    `posterior_layer`, `objective`): their weights train and save with it.
 
     The model is built at construction when the encoder knows its input shape
     (any functional model does); otherwise `fit` or the first call builds it.
@@ -98,39 +108,30 @@ class VAE(execution.KerasExecution, keras.Model):
         beta=1.0,
         seed=None,
         free_bits=0.0,
+        prior="normal",
+        posterior="normal",
+        objective="elbo",
         **kwargs,
     ):
         super().__init__(**kwargs)
         latent_dim = checks.positive_int(latent_dim, "latent_dim")
-        self.beta_schedule = schedules_lib.get(beta, "beta")
-        self.free_bits_schedule = schedules_lib.get(free_bits, "free_bits")
-        # Schedules installed for one `fit` by kvae's per-step callbacks.
-        self._fit_schedules = {}
-        if self.beta_schedule is None and not (isinstance(beta, (int, float, np.floating)) and beta >= 0):
-            raise ValueError(f"`beta` must be a float >= 0 or a kvae.schedules.Schedule, received: {beta!r}")
-        if self.free_bits_schedule is None and not (
-            isinstance(free_bits, (int, float, np.floating)) and 0 <= free_bits < math.inf
-        ):
-            raise ValueError(
-                f"`free_bits` must be a finite float >= 0 (nats per latent dimension) or a "
-                f"kvae.schedules.Schedule, received: {free_bits!r}"
-            )
 
-        # === Layers ===
+        # === Parts ===
         self.encoder = encoder
         self.decoder = decoder
         self.likelihood = likelihoods_lib.get(likelihood)
+        self.prior_layer = priors_lib.get(prior, dtype=self.dtype_policy.name)
+        if not self.prior_layer.built:
+            self.prior_layer.build((None, latent_dim))
+        elif self.prior_layer.latent_dim != latent_dim:
+            raise ValueError(
+                f"`prior` must be over latent_dim={latent_dim} dimensions, received one built for "
+                f"{self.prior_layer.latent_dim}"
+            )
+        self.posterior_layer = posteriors_lib.get(posterior, dtype=self.dtype_policy.name)
+        self.objective = objectives_lib.get(objective, beta=beta, free_bits=free_bits)
 
         # === State ===
-        # The step assigns scheduled values; every replica computes the same one.
-        self.beta = keras.Variable(
-            _initial(beta, self.beta_schedule), trainable=False, dtype="float32", name="beta",
-            aggregation="only_first_replica",
-        )
-        self.free_bits = keras.Variable(
-            _initial(free_bits, self.free_bits_schedule), trainable=False, dtype="float32",
-            name="free_bits", aggregation="only_first_replica",
-        )
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
@@ -143,7 +144,7 @@ class VAE(execution.KerasExecution, keras.Model):
         self.seed = seed
 
         # === Build ===
-        input_shape = _known_input_shape(encoder)
+        input_shape = contract.known_input_shape(encoder)
         if input_shape is not None:
             self.build(input_shape)
 
@@ -154,32 +155,18 @@ class VAE(execution.KerasExecution, keras.Model):
         if not self.decoder.built:
             self.decoder.build((None, self.latent_dim))
         self.event_shape = tuple(input_shape[1:])
-        self._check_networks(input_shape)
+        contract.check_networks(self.encoder, self.decoder, self.latent_dim, self.likelihood, input_shape)
         self.built = True
 
-    def _check_networks(self, input_shape):
-        enc = self.encoder.compute_output_spec(keras.KerasTensor(input_shape))
-        shapes = [tuple(t.shape) for t in tf.nest.flatten(enc)]
-        L = self.latent_dim
-        if len(shapes) == 1:
-            ok = len(shapes[0]) == 2 and shapes[0][-1] == 2 * L
-        else:
-            ok = len(shapes) == 2 and all(len(s) == 2 and s[-1] == L for s in shapes)
-        if not ok:
-            raise ValueError(
-                f"`encoder` must output one tensor of shape (batch, 2 * latent_dim) = "
-                f"(batch, {2 * L}) or two of shape (batch, {L}), for inputs of shape "
-                f"{input_shape}; received output shapes {shapes}"
-            )
-        dec = self.decoder.compute_output_spec(keras.KerasTensor((None, L)))
-        expected = self.likelihood.params_shape(self.event_shape)
-        received = tuple(dec.shape[1:])
-        if received != expected:
-            raise ValueError(
-                f"`decoder` must output shape (batch,) + {expected} for data of shape "
-                f"{self.event_shape} and the {type(self.likelihood).__name__} likelihood; "
-                f"received output shape (batch,) + {received}"
-            )
+    @property
+    def beta(self):
+        """The objective's KL weight β (a `keras.Variable`), or None if it has none."""
+        return getattr(self.objective, "beta", None)
+
+    @property
+    def free_bits(self):
+        """The objective's free-bits floor λ (a `keras.Variable`), or None if it has none."""
+        return getattr(self.objective, "free_bits", None)
 
     # --- Distributions --------------------------------------------------------
 
@@ -190,9 +177,8 @@ class VAE(execution.KerasExecution, keras.Model):
 
     @property
     def prior(self):
-        """The prior p(z) = N(0, I) over `latent_dim` dimensions."""
-        zeros = tf.zeros([self.latent_dim], dtype=self.distribution_dtype)
-        return tfd.Independent(tfd.Normal(zeros, tf.ones_like(zeros)), 1)
+        """The prior p(z), a float32 `tfd` distribution over `latent_dim` dimensions."""
+        return self.prior_layer.distribution()
 
     def encode(self, x, training=False):
         """Returns the posterior q(z|x), a `tfd.Independent(tfd.Normal)` over z."""
@@ -204,13 +190,8 @@ class VAE(execution.KerasExecution, keras.Model):
         return self.posterior_from_params(self.encoder(x, training=training))
 
     def posterior_from_params(self, params):
-        """q(z|x) from the encoder's output: a pair `(loc, scale_param)` or one tensor holding both."""
-        if isinstance(params, (list, tuple)):
-            loc, scale_param = (self._float(p) for p in params)
-        else:
-            loc, scale_param = tf.split(self._float(params), 2, axis=-1)
-        scale = tf.nn.softplus(scale_param) + _MIN_POSTERIOR_SCALE
-        return tfd.Independent(tfd.Normal(loc=loc, scale=scale), 1)
+        """q(z|x) from the encoder's output (`posterior_layer.distribution`)."""
+        return self.posterior_layer.distribution(params)
 
     def decode(self, z, training=False):
         """Returns the likelihood p(x|z), with one whole example per event."""
@@ -219,11 +200,8 @@ class VAE(execution.KerasExecution, keras.Model):
     def decoder_params(self, z, training=False):
         """The decoder's output for z, as float32 likelihood parameters."""
         z = tf.convert_to_tensor(z, dtype=self.distribution_dtype)
-        return self._float(self.decoder(z, training=training))
-
-    def _float(self, tensor):
         # The one cast at the network boundary (a no-op without mixed precision).
-        return tf.cast(tensor, self.distribution_dtype)
+        return tf.cast(self.decoder(z, training=training), self.distribution_dtype)
 
     def call(self, inputs, training=False):
         # `model(x)` and `predict` give the deterministic reconstruction.
@@ -278,28 +256,12 @@ class VAE(execution.KerasExecution, keras.Model):
     # --- Export -----------------------------------------------------------------
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
-        """Keras' `Model.export`, for every part of a VAE.
+        """Keras' `Model.export` for a VAE: kvae's SavedModel, or one endpoint as ONNX / LiteRT.
 
-        - `format="tf_saved_model"` (default) writes the SavedModel that
-          `kvae.export.export_saved_model` publishes (signatures `encode` =
-          `serving_default`, `decode`, `reconstruct`, `generate`, `score`,
-          `score_k`, with declared shapes, input checks and TF Serving warm-up
-          requests), whole or not at all. Keras' generic export would hold
-          only `call` and refuses a model whose steps never called it.
-        - `format="onnx"` or `"litert"` writes one deterministic endpoint
-          (`endpoint="encode"`, the default, `"decode"` or `"reconstruct"`;
-          see `kvae.export.endpoint_model`) through Keras' own converter; call
-          it once per endpoint. ONNX needs `pip install "kvae[onnx]"`.
-
-        Args:
-            filepath: str or Path. The SavedModel folder or the file (replaced
-                if it exists).
-            format: str. `"tf_saved_model"`, `"onnx"` or `"litert"`.
-            verbose: bool or None. Print where the model was written.
-            input_signature: None. The inputs follow from the model.
-            **kwargs: `score_samples` (int, default 100: importance samples
-                of the `score` signature) for a SavedModel; `endpoint` and
-                Keras' converter options (`opset_version`, ...) otherwise.
+        `format="tf_saved_model"` (default) writes the six-signature SavedModel
+        that `kvae.export.export_saved_model` publishes; `"onnx"` and
+        `"litert"` write one deterministic endpoint (`endpoint="encode"`,
+        `"decode"` or `"reconstruct"`). See `kvae.export.export_model`.
 
         Example:
 
@@ -312,17 +274,7 @@ class VAE(execution.KerasExecution, keras.Model):
         """
         from kvae import export as export_lib
 
-        if input_signature is not None:
-            raise ValueError(
-                "`input_signature` must be None for a kvae.VAE: the signatures take x "
-                f"[batch, *event_shape] and z [batch, latent_dim]; received: {input_signature!r}"
-            )
-        if format == "tf_saved_model":
-            path = export_lib.write_saved_model(self, filepath, **kwargs)
-            if verbose:
-                print(f"Saved kvae's SavedModel (signatures {', '.join(export_lib.SIGNATURES)}) to {path}")
-            return path
-        return export_lib.export_endpoint(self, filepath, format, verbose=verbose, **kwargs)
+        return export_lib.export_model(self, filepath, format, verbose, input_signature, **kwargs)
 
     # --- Training ---------------------------------------------------------------
 
@@ -352,11 +304,11 @@ class VAE(execution.KerasExecution, keras.Model):
         for the global batch and each replica takes its own rows, so an example
         gets the same ε however the batch is split across devices.
         """
-        reconstruction, kl_per_dim, _ = self._terms(x, training)
+        reconstruction, kl_per_dim, _ = self.sample_terms(x, training)
         return reconstruction, tf.reduce_sum(kl_per_dim, axis=-1)
 
-    def _terms(self, x, training):
-        # The training noise: from the model's seed generator, drawn for the global batch.
+    def sample_terms(self, x, training=False):
+        """`terms_given_noise` at noise ε from the model's seed generator, drawn for the global batch."""
         posterior = self.encode(x, training=training)
         epsilon = distribute.global_batch_normal(tf.shape(posterior.mean()), self._next_seed())
         return self.terms_given_noise(x, posterior, epsilon, training=training)
@@ -381,58 +333,21 @@ class VAE(execution.KerasExecution, keras.Model):
         kl_per_dim = tfd.kl_divergence(normal, self.prior.distribution)
         return reconstruction, kl_per_dim, normal.loc
 
-    def _objective(self, reconstruction, kl_per_dim):
-        # −log p(x|z) + β Σ_j max(λ, KL_j): the per-example training loss.
-        floored = tf.maximum(kl_per_dim, tf.cast(self.free_bits, kl_per_dim.dtype))
-        return reconstruction + tf.cast(self.beta, kl_per_dim.dtype) * tf.reduce_sum(floored, axis=-1)
-
     def train_step(self, data):
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        scheduled = self._apply_schedules()
+        scheduled = self.objective.update(self.optimizer.iterations)
         with tf.GradientTape() as tape:
-            reconstruction, kl_per_dim, loc = self._terms(x, training=True)
-            per_example_loss = self._objective(reconstruction, kl_per_dim)
+            per_example_loss, terms = self.objective.compute(self, x, training=True)
             loss = distribute.global_batch_mean(per_example_loss, sample_weight)
             loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
-        return self._update_metrics(per_example_loss, reconstruction, kl_per_dim, loc, sample_weight, scheduled)
+        return self._update_metrics(per_example_loss, *terms, sample_weight, scheduled)
 
     def test_step(self, data):
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        reconstruction, kl_per_dim, loc = self._terms(x, training=False)
-        per_example_loss = self._objective(reconstruction, kl_per_dim)
-        return self._update_metrics(per_example_loss, reconstruction, kl_per_dim, loc, sample_weight)
-
-    def _schedule(self, name):
-        # A callback's schedule for this fit, else the model's own (None: a constant).
-        return self._fit_schedules.get(name, getattr(self, f"{name}_schedule"))
-
-    def _set_fit_schedule(self, name, schedule):
-        """Installs (or with None removes) a schedule of `name` for the current `fit`.
-
-        kvae's per-step callbacks use this so that their schedule is evaluated
-        inside the compiled step; the model's own config is left unchanged.
-        Returns whether the train function must be traced again.
-        """
-        before = self._schedule(name)
-        if schedule is None:
-            self._fit_schedules.pop(name, None)
-        else:
-            self._fit_schedules[name] = schedule
-        return self._schedule(name) is not before
-
-    def _apply_schedules(self):
-        # Like a LearningRateSchedule: a function of the optimizer's step counter,
-        # evaluated in the compiled step (no retrace, no per-batch callback).
-        scheduled = {}
-        for name in ("beta", "free_bits"):
-            schedule = self._schedule(name)
-            if schedule is not None:
-                variable = getattr(self, name)
-                variable.assign(tf.cast(schedule(self.optimizer.iterations), variable.dtype))
-                scheduled[name] = variable
-        return scheduled
+        per_example_loss, terms = self.objective.compute(self, x, training=False)
+        return self._update_metrics(per_example_loss, *terms, sample_weight)
 
     def _update_metrics(self, per_example_loss, reconstruction, kl_per_dim, loc, sample_weight, scheduled=None):
         # Metrics get unscaled per-example values; Keras aggregates them across
@@ -510,9 +425,10 @@ class VAE(execution.KerasExecution, keras.Model):
                 "decoder": keras.saving.serialize_keras_object(self.decoder),
                 "latent_dim": self.latent_dim,
                 "likelihood": keras.saving.serialize_keras_object(self.likelihood),
-                "beta": _config_value(self.beta, self.beta_schedule),
                 "seed": self.seed,
-                "free_bits": _config_value(self.free_bits, self.free_bits_schedule),
+                "prior": keras.saving.serialize_keras_object(self.prior_layer),
+                "posterior": keras.saving.serialize_keras_object(self.posterior_layer),
+                "objective": keras.saving.serialize_keras_object(self.objective),
             }
         )
         return config
@@ -521,26 +437,8 @@ class VAE(execution.KerasExecution, keras.Model):
     def from_config(cls, config):
         # Deserialising mutates nested dicts; leave the caller's config intact.
         config = copy.deepcopy(config)
-        for key in ("encoder", "decoder", "likelihood"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
+        for key in ("encoder", "decoder", "likelihood", "prior", "posterior", "objective"):
+            if key in config:  # configs of earlier kvae versions have no prior/posterior/objective
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
-
-def _initial(value, schedule):
-    return float(schedule(0)) if schedule is not None else float(value)
-
-
-def _config_value(variable, schedule):
-    if schedule is not None:
-        return keras.saving.serialize_keras_object(schedule)
-    return float(keras.ops.convert_to_numpy(variable))
-
-
-def _known_input_shape(layer):
-    inputs = getattr(layer, "inputs", None)
-    try:
-        if inputs and len(inputs) == 1:
-            return tuple(inputs[0].shape)
-    except (AttributeError, ValueError):
-        pass
-    return None

@@ -94,7 +94,7 @@ def test_train_with_warmup_free_bits_bfloat16_images_and_tensorboard(tmp_path):
     assert config["free_bits"] == 0.1 and config["dtype_policy"] == "mixed_bfloat16"
     model = keras.saving.load_model(out / "model.keras")
     assert model.encoder.get_layer("hidden_0").compute_dtype == "bfloat16"
-    assert model.get_config()["beta"] == pytest.approx(23 / 24)  # a number: the last step's β, no schedule
+    assert model.objective.get_config()["beta"] == pytest.approx(23 / 24)  # a number: the last step's β, no schedule
     assert sorted(p.name for p in (out / "images").iterdir()) == [
         "reconstructions_epoch_0001.png", "reconstructions_epoch_0002.png",
         "samples_epoch_0001.png", "samples_epoch_0002.png",

@@ -44,7 +44,7 @@ def test_per_step_warmup_runs_in_the_step_and_matches_a_per_batch_schedule():
     for a, b in zip(in_step.get_weights(), per_batch.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     # After fit the model is as before: its config holds a number, and β the last step's value.
-    assert in_step.get_config()["beta"] == 1.0 and in_step.beta_schedule is None
+    assert in_step.objective.get_config()["beta"] == 1.0 and in_step.objective.beta_schedule is None
 
 
 def test_model_schedule_is_saved_and_a_reloaded_model_continues_it_exactly(tmp_path):
@@ -64,7 +64,7 @@ def test_model_schedule_is_saved_and_a_reloaded_model_continues_it_exactly(tmp_p
     first.fit(data, epochs=1, steps_per_epoch=4, verbose=0)
     first.save(tmp_path / "half.keras")
     resumed = keras.saving.load_model(tmp_path / "half.keras")
-    assert isinstance(resumed.beta_schedule, kvae.schedules.Warmup) and resumed.beta_schedule.duration == 6
+    assert isinstance(resumed.objective.beta_schedule, kvae.schedules.Warmup) and resumed.objective.beta_schedule.duration == 6
     resumed.fit(kvae.data.make_dataset(x, 8, shuffle=True, seed=0, start_epoch=1), epochs=2, initial_epoch=1,
                 steps_per_epoch=4, verbose=0)
     for a, b in zip(whole.get_weights(), resumed.get_weights()):

@@ -73,7 +73,8 @@ class VariableSchedule(keras.callbacks.Callback):
         if not isinstance(target, keras.Variable):
             raise ValueError(
                 f"`{type(self).__name__}` needs a model with a `{self.variable}` keras.Variable "
-                f"(a kvae.VAE), received a {type(self.model).__name__}"
+                f"(a kvae.VAE whose objective has one, e.g. kvae.objectives.ELBO), received a "
+                f"{type(self.model).__name__}"
             )
         return target
 
@@ -88,13 +89,13 @@ class VariableSchedule(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._target()  # fail before the first step, not in it
-        if self.in_step and self.model._set_fit_schedule(self.variable, self.schedule):
+        if self.in_step and self.model.objective.set_fit_schedule(self.variable, self.schedule):
             self.model.make_train_function(force=True)  # trace the step with the schedule
 
     def on_train_end(self, logs=None):
         if self.in_step:
             # The variable keeps the last step's value, as if set before each batch.
-            self.model._set_fit_schedule(self.variable, None)
+            self.model.objective.set_fit_schedule(self.variable, None)
             self.model.train_function = None
 
     def on_epoch_begin(self, epoch, logs=None):

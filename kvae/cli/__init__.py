@@ -26,10 +26,3 @@ def run(args):
         print(f"kvae {args.command}: interrupted", file=sys.stderr)
         return 130
     return 0
-
-
-def main(argv=None):
-    """The command line, as the `kvae` console script runs it (see `kvae_cli.main`)."""
-    import kvae_cli
-
-    return kvae_cli.main(argv)

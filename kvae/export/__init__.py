@@ -1,7 +1,14 @@
 """SavedModel export for TF Serving: signatures, versioned atomic publish, warm-up."""
 
 from kvae.export.endpoints import ENDPOINTS, endpoint_model
-from kvae.export.publish import FILE_FORMATS, existing_versions, export_endpoint, export_saved_model, write_saved_model
+from kvae.export.publish import (
+    FILE_FORMATS,
+    existing_versions,
+    export_endpoint,
+    export_model,
+    export_saved_model,
+    write_saved_model,
+)
 from kvae.export.signatures import SIGNATURES, build_archive, input_specs
 from kvae.export.warmup import WARMUP_FILE, example_inputs, write_warmup
 
@@ -10,6 +17,7 @@ __all__ = [
     "FILE_FORMATS",
     "endpoint_model",
     "export_endpoint",
+    "export_model",
     "SIGNATURES",
     "WARMUP_FILE",
     "build_archive",

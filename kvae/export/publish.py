@@ -142,3 +142,43 @@ def export_endpoint(model, filepath, format, endpoint="encode", verbose=None, **
     with atomic.replacing(path) as tmp:
         endpoint_net.export(str(tmp), format=format, verbose=bool(verbose), input_signature=spec, **kwargs)
     return path
+
+
+def export_model(model, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+    """Keras' `Model.export` for a `kvae.VAE` (what `VAE.export` does).
+
+    - `format="tf_saved_model"` (default) writes the SavedModel that
+      `export_saved_model` publishes (signatures `encode` = `serving_default`,
+      `decode`, `reconstruct`, `generate`, `score`, `score_k`, with declared
+      shapes, input checks and TF Serving warm-up requests), whole or not at
+      all. Keras' generic export would hold only `call` and refuses a model
+      whose steps never called it.
+    - `format="onnx"` or `"litert"` writes one deterministic endpoint
+      (`endpoint="encode"`, the default, `"decode"` or `"reconstruct"`; see
+      `endpoint_model`) through Keras' own converter; call it once per
+      endpoint. ONNX needs `pip install "kvae[onnx]"`.
+
+    Args:
+        model: a `kvae.VAE`.
+        filepath: str or Path. The SavedModel folder or the file (replaced if
+            it exists).
+        format: str. `"tf_saved_model"`, `"onnx"` or `"litert"`.
+        verbose: bool or None. Print where the model was written.
+        input_signature: None. The inputs follow from the model.
+        **kwargs: `score_samples` (int, default 100: importance samples of the
+            `score` signature) for a SavedModel; `endpoint` and Keras'
+            converter options (`opset_version`, ...) otherwise.
+    """
+    from kvae.export.signatures import SIGNATURES
+
+    if input_signature is not None:
+        raise ValueError(
+            "`input_signature` must be None for a kvae.VAE: the signatures take x "
+            f"[batch, *event_shape] and z [batch, latent_dim]; received: {input_signature!r}"
+        )
+    if format == "tf_saved_model":
+        path = write_saved_model(model, filepath, **kwargs)
+        if verbose:
+            print(f"Saved kvae's SavedModel (signatures {', '.join(SIGNATURES)}) to {path}")
+        return path
+    return export_endpoint(model, filepath, format, verbose=verbose, **kwargs)

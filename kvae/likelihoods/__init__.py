@@ -1,7 +1,6 @@
 """Decoder likelihoods p(x|z), chosen by name or passed as objects."""
 
-import keras
-
+from kvae import registry
 from kvae.likelihoods.base import Likelihood
 from kvae.likelihoods.bernoulli import Bernoulli
 from kvae.likelihoods.gaussian import Gaussian
@@ -30,23 +29,6 @@ def get(identifier):
     >>> type(kvae.likelihoods.get("gaussian")).__name__
     'Gaussian'
     """
-    if isinstance(identifier, Likelihood):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier not in _BY_NAME:
-            raise ValueError(
-                f"`likelihood` must be one of {list(NAMES)} or a "
-                f"kvae.likelihoods.Likelihood, received: {identifier!r}"
-            )
-        return _BY_NAME[identifier]()
-    if isinstance(identifier, dict):
-        likelihood = keras.saving.deserialize_keras_object(identifier)
-        if isinstance(likelihood, Likelihood):
-            return likelihood
-    raise ValueError(
-        f"`likelihood` must be one of {list(NAMES)} or a "
-        f"kvae.likelihoods.Likelihood, received: {identifier!r}"
-    )
-
+    return registry.get(identifier, Likelihood, _BY_NAME, "likelihood")
 
 __all__ = ["Likelihood", "Bernoulli", "Gaussian", "GaussianFixed", "get", "NAMES"]

@@ -21,6 +21,9 @@ def build_vae(
     free_bits=0.0,
     name="vae",
     dtype=None,
+    prior="normal",
+    posterior="normal",
+    objective="elbo",
 ):
     """Returns a built `kvae.VAE` with matching encoder and decoder.
 
@@ -41,6 +44,8 @@ def build_vae(
             its networks, e.g. `"mixed_bfloat16"` (None: Keras' global
             policy). The networks compute in it; distributions, log-probs and
             metrics stay float32 (see `kvae.VAE`).
+        prior, posterior, objective: the model's parts, by name or instance
+            (see `kvae.VAE`).
 
     Example:
 
@@ -71,5 +76,5 @@ def build_vae(
         decoder = conv_decoder(latent_dim, params_shape, filters[::-1], hidden_units[::-1], dtype=dtype)
     return VAE(
         encoder, decoder, latent_dim, likelihood=likelihood, beta=beta, seed=seed,
-        free_bits=free_bits, name=name, dtype=dtype,
+        free_bits=free_bits, name=name, dtype=dtype, prior=prior, posterior=posterior, objective=objective,
     )
