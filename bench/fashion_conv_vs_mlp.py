@@ -15,14 +15,16 @@ Prints a table and writes bench/results/fashion_conv_vs_mlp.json.
 
 import argparse
 import importlib.util
-import json
 import math
-import os
-import platform
+import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `python bench/...py` as well as `python -m bench...`
+
+from bench import output  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -35,8 +37,6 @@ def _example():
 
 
 def main(argv=None):
-    import sys
-
     command = "python bench/fashion_conv_vs_mlp.py " + " ".join(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=10)
@@ -83,13 +83,11 @@ def main(argv=None):
     payload = {
         "command": command.strip(),
         "config": vars(args),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": output.machine(),
         "runs": runs,
         "paired": paired,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    return payload
+    return output.write_json(args.out, payload)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import os
 # Keras 3 on TensorFlow; set before keras is first imported.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from kvae import bounds  # noqa: E402
 from kvae import callbacks  # noqa: E402
 from kvae import checks  # noqa: E402
 from kvae import data  # noqa: E402
@@ -26,4 +27,4 @@ from kvae.networks import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "callbacks", "checks", "data", "distribute", "evaluation", "execution", "export", "likelihoods", "metrics", "networks", "objectives", "optimizers", "plotting", "posteriors", "priors", "schedules", "__version__"]
+__all__ = ["VAE", "build_vae", "bounds", "callbacks", "checks", "data", "distribute", "evaluation", "execution", "export", "likelihoods", "metrics", "networks", "objectives", "optimizers", "plotting", "posteriors", "priors", "schedules", "__version__"]

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kvae import bounds
 from kvae import checks
 from kvae.metrics import ActiveUnits
 
@@ -104,13 +105,7 @@ def log_importance_weights(model, x, num_samples, seed):
     """
     posterior = model.encode(x)
     z = posterior.sample(num_samples, seed=seed)
-    batch = tf.shape(x)[0]
-    flat_z = tf.reshape(z, [-1, model.latent_dim])
-    multiples = tf.concat([[num_samples], tf.ones([len(x.shape)], tf.int32)], axis=0)
-    flat_x = tf.reshape(tf.tile(x[tf.newaxis], multiples), tf.concat([[-1], tf.shape(x)[1:]], axis=0))
-    log_px_z = tf.reshape(model.likelihood.log_prob(model.decoder_params(flat_z), flat_x), [num_samples, batch])
-    return log_px_z + model.prior.log_prob(z) - posterior.log_prob(z)
-
+    return bounds.log_weights(model, x, z, posterior)[0]
 
 def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_example=False):
     """Test-set bounds of a model, in nats and bits/dim, with standard errors over examples.
@@ -157,7 +152,7 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
         epsilon = tf.random.stateless_normal(
             tf.shape(posterior.mean()), tf.random.experimental.stateless_fold_in(base_seed, b)
         )
-        r, kl_per_dim, loc = model.terms_given_noise(batch, posterior, epsilon)
+        r, kl_per_dim, loc = bounds.terms_given_noise(model, batch, posterior, epsilon)
         reconstruction.append(r.numpy())
         kl.append(np.sum(kl_per_dim.numpy(), axis=-1))
         units.update_state(loc)

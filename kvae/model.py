@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from kvae import bounds
 from kvae import checks
 from kvae import distribute
 from kvae import execution
@@ -28,8 +29,8 @@ class VAE(execution.KerasExecution, keras.Model):
     """Variational autoencoder trained by maximising the ELBO with `fit`.
 
     The encoder defines the Gaussian posterior q(z|x) = N(μ(x), diag σ(x)²), the
-    prior is p(z) = N(0, I), and `likelihood` turns the decoder's output into
-    p(x|z). For each example the training loss is
+    prior is p(z) = N(0, I) unless another is given, and `likelihood` turns the
+    decoder's output into p(x|z). For each example the default training loss is
 
         loss = −E_q[log p(x|z)] + β · KL(q(z|x) ‖ p(z)),
 
@@ -66,11 +67,15 @@ class VAE(execution.KerasExecution, keras.Model):
             in nats per latent dimension, >= 0 (0 = off); `model.free_bits`,
             like `beta`.
         seed: int or None. Seed of the reparameterisation noise.
-        prior: str or `kvae.priors` layer. p(z); `"normal"` (N(0, I), default).
-        posterior: str or `kvae.posteriors` layer. How the encoder's output
-            becomes q(z|x); `"normal"` (the diagonal Gaussian, default).
-        objective: str or `kvae.objectives` layer. What the train step
-            minimises; `"elbo"` (default, with `beta` and `free_bits`).
+        prior: str or `kvae.priors.Prior`. p(z): `"normal"` (N(0, I),
+            default, closed-form KL), `"mixture"` (`GaussianMixture`) or
+            `"vamp"` (`VampPrior`). Without a closed-form KL the `kl` terms
+            are the single-sample estimate log q(z|x) − log p(z).
+        posterior: str or `kvae.posteriors.Posterior`. How the encoder's
+            output becomes q(z|x); `"normal"` (the diagonal Gaussian, default).
+        objective: str or `kvae.objectives.Objective`. What the train step
+            minimises: `"elbo"` (default, with `beta` and `free_bits`) or
+            `"iwae"` (`kvae.objectives.IWAE`, the k-sample bound).
         **kwargs: standard `keras.Model` arguments (`name`, `dtype`, ...).
 
     The parts are Keras layers the model owns (`prior_layer`,
@@ -121,15 +126,13 @@ class VAE(execution.KerasExecution, keras.Model):
         self.decoder = decoder
         self.likelihood = likelihoods_lib.get(likelihood)
         self.prior_layer = priors_lib.get(prior, dtype=self.dtype_policy.name)
-        if not self.prior_layer.built:
-            self.prior_layer.build((None, latent_dim))
-        elif self.prior_layer.latent_dim != latent_dim:
-            raise ValueError(
-                f"`prior` must be over latent_dim={latent_dim} dimensions, received one built for "
-                f"{self.prior_layer.latent_dim}"
-            )
         self.posterior_layer = posteriors_lib.get(posterior, dtype=self.dtype_policy.name)
         self.objective = objectives_lib.get(objective, beta=beta, free_bits=free_bits)
+        if not self.prior_layer.analytic_kl and self.objective.uses_kl_per_dimension:
+            raise ValueError(
+                f"`free_bits` needs a prior whose KL has a closed form per latent dimension (\"normal\"), "
+                f"received the {type(self.prior_layer).__name__} prior: use free_bits=0"
+            )
 
         # === State ===
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -156,6 +159,13 @@ class VAE(execution.KerasExecution, keras.Model):
             self.decoder.build((None, self.latent_dim))
         self.event_shape = tuple(input_shape[1:])
         contract.check_networks(self.encoder, self.decoder, self.latent_dim, self.likelihood, input_shape)
+        if not self.prior_layer.built:
+            self.prior_layer.build((None, self.latent_dim), (None,) + self.event_shape)
+        elif self.prior_layer.latent_dim != self.latent_dim:
+            raise ValueError(
+                f"`prior` must be over latent_dim={self.latent_dim} dimensions, received one built for "
+                f"{self.prior_layer.latent_dim}"
+            )
         self.built = True
 
     @property
@@ -178,7 +188,7 @@ class VAE(execution.KerasExecution, keras.Model):
     @property
     def prior(self):
         """The prior p(z), a float32 `tfd` distribution over `latent_dim` dimensions."""
-        return self.prior_layer.distribution()
+        return self.prior_layer.distribution(self)
 
     def encode(self, x, training=False):
         """Returns the posterior q(z|x), a `tfd.Independent(tfd.Normal)` over z."""
@@ -239,12 +249,7 @@ class VAE(execution.KerasExecution, keras.Model):
         Returns:
             `(examples, z)`: `[batch, *event_shape]` and `[batch, latent_dim]`.
         """
-        seeds = tf.convert_to_tensor(seeds, tf.int64)
-        z = tf.map_fn(
-            lambda s: tf.random.stateless_normal([self.latent_dim], tf.stack([s, tf.constant(0, tf.int64)])),
-            seeds,
-            fn_output_signature=tf.TensorSpec([self.latent_dim], self.distribution_dtype),
-        )
+        z = self.prior_layer.sample_for_seeds(seeds, self)
         return self.decode(z).mean(), z
 
     def score(self, x, num_samples=100, seed=0):
@@ -304,34 +309,12 @@ class VAE(execution.KerasExecution, keras.Model):
         for the global batch and each replica takes its own rows, so an example
         gets the same ε however the batch is split across devices.
         """
-        reconstruction, kl_per_dim, _ = self.sample_terms(x, training)
+        reconstruction, kl_per_dim, _ = bounds.sample_terms(self, x, training)
         return reconstruction, tf.reduce_sum(kl_per_dim, axis=-1)
 
-    def sample_terms(self, x, training=False):
-        """`terms_given_noise` at noise ε from the model's seed generator, drawn for the global batch."""
-        posterior = self.encode(x, training=training)
-        epsilon = distribute.global_batch_normal(tf.shape(posterior.mean()), self._next_seed())
-        return self.terms_given_noise(x, posterior, epsilon, training=training)
-
     def terms_given_noise(self, x, posterior, epsilon, training=False):
-        """The ELBO's terms at z = μ + σ·ε for a given posterior q(z|x) and noise ε.
-
-        Args:
-            x: tensor `[batch, *event_shape]`. The examples.
-            posterior: `tfd.Independent(tfd.Normal)`, `encode(x)`.
-            epsilon: tensor `[batch, latent_dim]` of standard normal noise.
-            training: bool. Passed to the decoder.
-
-        Returns:
-            `(reconstruction, kl_per_dim, loc)`: −log p(x|z) `[batch]`, the
-            closed-form KL_j `[batch, latent_dim]` (`tfd.kl_divergence`) and
-            μ(x) `[batch, latent_dim]`, in nats.
-        """
-        normal = posterior.distribution
-        z = normal.loc + normal.scale * epsilon  # reparameterised: z = μ + σ·ε
-        reconstruction = -self.likelihood.log_prob(self.decoder_params(z, training=training), x)
-        kl_per_dim = tfd.kl_divergence(normal, self.prior.distribution)
-        return reconstruction, kl_per_dim, normal.loc
+        """The ELBO's terms at z = μ + σ·ε: `kvae.bounds.terms_given_noise`."""
+        return bounds.terms_given_noise(self, x, posterior, epsilon, training=training)
 
     def train_step(self, data):
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

@@ -12,6 +12,12 @@ DATA = ("digits", "fashion_mnist")
 ARCHITECTURES = ("mlp", "conv")
 # kvae.likelihoods.NAMES
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
+# kvae.priors.NAMES
+PRIORS = ("normal", "mixture", "vamp")
+# kvae.objectives.NAMES
+OBJECTIVES = ("elbo", "iwae")
+# kvae.objectives.GRADIENTS
+IW_GRADIENTS = ("reparam", "dreg")
 # kvae.distribute.STRATEGIES
 STRATEGIES = ("default", "mirrored", "multi_worker")
 # Keras dtype policies kvae is tested under (tests/test_mixed_precision.py).

@@ -43,6 +43,16 @@ def add_train_arguments(p):
                    help="units of the hidden layer(s), e.g. --hidden 400 or --hidden 512 256")
     p.add_argument("--architecture", choices=choices.ARCHITECTURES, default="mlp")
     p.add_argument("--likelihood", choices=choices.LIKELIHOODS, default="bernoulli")
+    p.add_argument("--prior", choices=choices.PRIORS, default="normal",
+                   help="p(z): normal N(0, I), mixture (learned Gaussian mixture) or vamp (VampPrior)")
+    p.add_argument("--prior-components", type=arguments.positive_int, default=None, metavar="K",
+                   help="components of --prior mixture (default 10) or pseudo-inputs of vamp (default 500)")
+    p.add_argument("--objective", choices=choices.OBJECTIVES, default="elbo",
+                   help="elbo (with --beta, --kl-warmup, --free-bits) or iwae (the importance-weighted bound)")
+    p.add_argument("--iw-train-samples", type=arguments.positive_int, default=None, metavar="K",
+                   help="importance samples of --objective iwae (default 5)")
+    p.add_argument("--iw-gradient", choices=choices.IW_GRADIENTS, default=None,
+                   help="gradient of --objective iwae: reparam (default) or dreg (doubly reparameterised)")
     p.add_argument("--beta", type=arguments.non_negative_float, default=1.0, help="weight of the KL term")
     p.add_argument("--kl-warmup", type=arguments.non_negative_int, default=0, metavar="EPOCHS",
                    help="raise β linearly from 0 to --beta over this many epochs, step by step (default 0: off)")

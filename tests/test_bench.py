@@ -49,6 +49,25 @@ def test_fashion_conv_vs_mlp_bench_smoke(tmp_path, fashion_data_dir):
 
 
 @pytest.mark.e2e
+def test_family_bench_smoke(tmp_path, fashion_data_dir):
+    """`bench/family.py --quick`: kvae's family (and pythae's, when installed) train, score and pair."""
+    out = tmp_path / "family.json"
+    argv = ["--quick", "--out", str(out)] + (["--data-dir", fashion_data_dir] if fashion_data_dir else [])
+    payload = load_script("bench/family.py").main(argv)
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(payload))
+    kvae_rows = {"kvae VAE", "kvae IWAE k=5", "kvae IWAE k=50", "kvae VampPrior", "kvae mixture prior"}
+    pythae_rows = {"pythae VAE", "pythae IWAE k=5", "pythae IWAE k=50", "pythae VAMP"} if saved["pythae"] else set()
+    assert set(saved["runs"]) == kvae_rows | pythae_rows
+    for run in saved["runs"].values():
+        assert run["test_examples"] == 50 and run["iw_samples"] == 20 and run["samples_per_s"] > 0
+        assert run["test_nll"] <= run["test_neg_elbo"] + 5  # a bound that K samples tighten (noisy at K=20)
+    assert [(o["better"], o["worse"]) for o in saved["orderings"]] == [
+        ("kvae IWAE k=50", "kvae IWAE k=5"), ("kvae IWAE k=5", "kvae VAE"), ("kvae VampPrior", "kvae VAE")]
+    assert set(saved["comparisons"]) == ({"VAE", "IWAE k=5", "IWAE k=50", "VampPrior"} if saved["pythae"] else set())
+
+
+@pytest.mark.e2e
 def test_performance_bench_runs_end_to_end_on_the_smoke_budget(tmp_path, fashion_data_dir):
     """`python -m bench --quick`: every section runs and lands in the JSON."""
     proc, saved = _run_quick("bench", tmp_path / "performance.json", fashion_data_dir)

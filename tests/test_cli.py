@@ -159,6 +159,36 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
     assert "is not a folder" in err
     err = _error(["train", "--likelihood", "gaussian", "--binarize", "--out", str(tmp_path / "r")], capsys)
     assert "--binarize needs --likelihood bernoulli" in err
+    err = _error(["train", "--objective", "iwae", "--beta", "0.5", "--out", str(tmp_path / "r")], capsys)
+    assert "--beta needs --objective elbo, received: --objective iwae" in err
+    err = _error(["train", "--iw-train-samples", "3", "--out", str(tmp_path / "r")], capsys)
+    assert "--iw-train-samples needs --objective iwae, received: --objective elbo" in err
+    err = _error(["train", "--prior-components", "3", "--out", str(tmp_path / "r")], capsys)
+    assert "--prior-components needs --prior mixture or vamp, received: --prior normal" in err
+    err = _error(["train", "--prior", "mixture", "--free-bits", "0.5", "--out", str(tmp_path / "r")], capsys)
+    assert "`free_bits` needs a prior whose KL has a closed form per latent dimension" in err
+
+
+@pytest.mark.e2e
+def test_train_with_a_vamp_prior_and_the_iwae_objective_records_its_parts(tmp_path, capsys):
+    out = tmp_path / "family"
+    argv = ["train", "--out", str(out), "--prior", "vamp", "--prior-components", "5", "--objective", "iwae",
+            "--iw-train-samples", "3", "--iw-gradient", "dreg"]
+    assert main(argv + FAST) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {k: metrics[k] for k in ("prior", "prior_components", "objective", "iw_train_samples", "iw_gradient")} == {
+        "prior": "VampPrior", "prior_components": 5, "objective": "IWAE", "iw_train_samples": 3, "iw_gradient": "dreg"}
+    report = (out / "report.md").read_text()
+    assert "VampPrior (5 pseudo-inputs); IWAE objective, k = 3 (dreg gradient)" in report
+    assert main(["evaluate", str(out), "--iw-samples", "10", "--max-examples", "20"]) == 0
+    assert main(["export", str(out), "--to", str(tmp_path / "served"), "--score-samples", "4"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["prior"], config["objective"], config["iw_train_samples"]) == ("vamp", "iwae", 3)
+    # A resumed run must use the same parts.
+    from kvae.cli import resume
+
+    with pytest.raises(ValueError, match=r"prior: 'vamp' then, 'mixture' now"):
+        resume.check_same_run(out / "config.json", dict(config, prior="mixture"))
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,20 @@ def _run_in_fresh_process(path, requests, tmp_path, *flags):
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("prior", ["mixture", "vamp"])
+def test_learned_priors_with_iwae_serve_every_signature_without_kvae(tmp_path, prior):
+    model = tiny_vae(SHAPE, latent_dim=3, prior=kvae.priors.get(prior, num_components=3, seed=0),
+                     objective=kvae.objectives.IWAE(3, gradient="dreg"))
+    model.fit(uniform_data(32, SHAPE), batch_size=8, epochs=2, verbose=0)
+    path = kvae.export.export_saved_model(model, tmp_path / "served", score_samples=16)
+    requests = _requests(model)
+    outputs = _run_in_fresh_process(path, requests, tmp_path)
+    for key, value in _expected(model, requests).items():
+        np.testing.assert_allclose(outputs[key], value, rtol=1e-5, atol=1e-5, err_msg=key)
+    np.testing.assert_array_equal(outputs["generate_again/sample"], outputs["generate/sample"])
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize("loader", ["tf.saved_model.load", "session (TF Serving's path)"])
 def test_every_signature_matches_the_keras_methods_without_kvae(trained, tmp_path, loader):
     model, path = trained

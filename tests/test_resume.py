@@ -19,8 +19,15 @@ ARGS = ["--epochs", "6", "--batch-size", "8", "--hidden", "16", "--latent-dim", 
         "--kl-warmup", "3"]
 
 
-def _kvae(out, *extra):
-    return [sys.executable, "-m", "kvae", "train", "--out", str(out), *ARGS, *extra]
+# The learned VampPrior with the IWAE objective (DReG): the prior's pseudo-inputs and the k-sample
+# noise must resume exactly too.
+FAMILY_ARGS = ARGS[: ARGS.index("--kl-warmup")] + [
+    "--prior", "vamp", "--prior-components", "4", "--objective", "iwae", "--iw-train-samples", "3",
+    "--iw-gradient", "dreg"]
+
+
+def _kvae(out, *extra, args=ARGS):
+    return [sys.executable, "-m", "kvae", "train", "--out", str(out), *args, *extra]
 
 
 def _epochs(out):
@@ -46,17 +53,27 @@ def uninterrupted(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def uninterrupted_family(tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted_family") / "run"
+    assert main(["train", "--out", str(out), *FAMILY_ARGS]) == 0
+    return out
+
+
 @pytest.mark.e2e
-def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, uninterrupted):
+@pytest.mark.parametrize("family", [False, True], ids=["kl-warmup", "vamp-iwae-dreg"])
+def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, request, family):
+    args = FAMILY_ARGS if family else ARGS
+    uninterrupted = request.getfixturevalue("uninterrupted_family" if family else "uninterrupted")
     out = tmp_path / "run"
-    process = start(_kvae(out), tmp_path / "first.log")
+    process = start(_kvae(out, args=args), tmp_path / "first.log")
     wait_for(lambda: len(_epochs(out)) >= 2, [process], timeout=120, what="two finished epochs")
     kill(process)  # SIGKILL: no chance to clean up
     assert not (out / "model.keras").exists() and (out / "backup").is_dir()
     done_before_kill = len(_epochs(out))
     assert done_before_kill < 6
 
-    assert main(["train", "--out", str(out), *ARGS]) == 0  # the same command again
+    assert main(["train", "--out", str(out), *args]) == 0  # the same command again
     assert _epochs(out) == list(range(6))  # each epoch once, none repeated
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 6 and metrics["resumed_from_epoch"] >= 2

@@ -109,7 +109,8 @@ def _describe(config, data):
         f"{config.get('architecture', 'mlp')} {'-'.join(str(u) for u in config.get('hidden') or [])} hidden units",
         f"latent {config.get('latent_dim')}",
         f"{config.get('likelihood')} likelihood",
-        f"β {config.get('beta')}",
+        _prior_text(config),
+        _objective_text(config),
         f"{config.get('epochs')} epochs, batch {config.get('batch_size')}",
     ]
     if config.get("kl_warmup"):
@@ -117,6 +118,21 @@ def _describe(config, data):
     if config.get("free_bits"):
         parts.append(f"free bits {config['free_bits']} nats/dim")
     return "; ".join(parts) + "."
+
+
+def _prior_text(config):
+    prior = config.get("prior", "normal")
+    if prior == "normal":
+        return "N(0, I) prior"
+    default = {"mixture": 10, "vamp": 500}.get(prior)
+    k = config.get("prior_components") or default
+    return {"mixture": f"Gaussian-mixture prior ({k} components)", "vamp": f"VampPrior ({k} pseudo-inputs)"}[prior]
+
+
+def _objective_text(config):
+    if config.get("objective", "elbo") == "iwae":
+        return f"IWAE objective, k = {config.get('iw_train_samples') or 5} ({config.get('iw_gradient') or 'reparam'} gradient)"
+    return f"ELBO objective, β {config.get('beta')}"
 
 
 def _read_json(path):

@@ -83,6 +83,7 @@ def run(args):
         "test_loss": test["loss"],
         "test_active_units": int(test["active_units"]),
         "replicas": strategy.num_replicas_in_sync,
+        **_parts(model),
     }
     rd.write_json(out / rd.METRICS, metrics)
     report.write_report(out, model, data, x_test, seed=args.seed)
@@ -102,11 +103,43 @@ def _check_arguments(args, data, out):
     if args.binarize and args.likelihood != "bernoulli":
         raise ValueError(f"--binarize needs --likelihood bernoulli, received: {args.likelihood}")
     kvae.likelihoods.get(args.likelihood).check_data(data.x_train, "--data")  # e.g. Bernoulli: [0, 1]
+    _check_parts(args)
     if args.batch_size > len(data.x_train):
         raise ValueError(
             f"--batch-size must be at most the number of training examples ({len(data.x_train)}), "
             f"received: {args.batch_size}"
         )
+
+
+def _check_parts(args):
+    if args.prior == "normal" and args.prior_components is not None:
+        raise ValueError("--prior-components needs --prior mixture or vamp, received: --prior normal")
+    if args.objective != "iwae":
+        for flag, value in (("--iw-train-samples", args.iw_train_samples), ("--iw-gradient", args.iw_gradient)):
+            if value is not None:
+                raise ValueError(f"{flag} needs --objective iwae, received: --objective {args.objective}")
+        return
+    for flag, value, default in (("--beta", args.beta, 1.0), ("--kl-warmup", args.kl_warmup, 0),
+                                 ("--free-bits", args.free_bits, 0.0)):
+        if value != default:
+            raise ValueError(f"{flag} needs --objective elbo, received: --objective iwae")
+
+
+def _prior(args):
+    if args.prior == "normal":
+        return "normal"
+    options = {"seed": args.seed}
+    if args.prior_components:
+        options["num_components"] = args.prior_components
+    if args.prior == "vamp" and args.likelihood != "bernoulli":
+        options["clip"] = None  # pseudo-inputs live where the data does
+    return kvae.priors.get(args.prior, **options)
+
+
+def _objective(args):
+    if args.objective == "elbo":
+        return "elbo"
+    return kvae.objectives.IWAE(args.iw_train_samples or 5, gradient=args.iw_gradient or "reparam")
 
 
 def _backup_dir(args, out, strategy, config):
@@ -134,6 +167,8 @@ def _make_model(args, data, strategy, steps):
             seed=args.seed,
             free_bits=args.free_bits,
             dtype=args.dtype_policy,
+            prior=_prior(args),
+            objective=_objective(args),
         )
         steps_per_execution = args.steps_per_execution
         if steps_per_execution != "auto":
@@ -182,6 +217,16 @@ def _publish(model, out, strategy, backup_dir, chief):
     if kvae.distribute.in_multi_worker_mode(strategy):
         kvae.distribute.gather_int(0, strategy)  # barrier: the chief's model is saved
     shutil.rmtree(backup_dir, ignore_errors=True)
+
+
+def _parts(model):
+    """The model's parts, as plain names and numbers for metrics.json."""
+    parts = {"prior": type(model.prior_layer).__name__, "objective": type(model.objective).__name__}
+    if hasattr(model.prior_layer, "num_components"):
+        parts["prior_components"] = model.prior_layer.num_components
+    if hasattr(model.objective, "num_samples"):
+        parts.update(iw_train_samples=model.objective.num_samples, iw_gradient=model.objective.gradient)
+    return parts
 
 
 def _run_config(args, data, epochs):

@@ -20,6 +20,8 @@ parser.add_argument("--epochs", type=int, default=2)
 parser.add_argument("--examples", type=int, default=20)
 parser.add_argument("--batch-size", type=int, default=8)
 parser.add_argument("--beta-warmup", type=int, default=0, help="steps of a kvae.schedules.Warmup of beta (0: none)")
+parser.add_argument("--prior", default="normal", help="normal, mixture or vamp (3 components)")
+parser.add_argument("--iwae", default=None, help="reparam or dreg: the IWAE objective with 3 samples (default: ELBO)")
 args = parser.parse_args()
 
 if args.workers:
@@ -45,7 +47,9 @@ x = np.random.default_rng(0).uniform(size=(args.examples, 4, 4, 1)).astype("floa
 with strategy.scope():
     keras.utils.set_random_seed(0)
     beta = kvae.schedules.Warmup(args.beta_warmup) if args.beta_warmup else 1.0
-    model = kvae.build_vae((4, 4, 1), 3, hidden_units=(8,), seed=1, beta=beta)
+    prior = kvae.priors.get(args.prior, **({"num_components": 3, "seed": 2} if args.prior != "normal" else {}))
+    objective = kvae.objectives.IWAE(3, gradient=args.iwae) if args.iwae else kvae.objectives.ELBO(beta)
+    model = kvae.build_vae((4, 4, 1), 3, hidden_units=(8,), seed=1, prior=prior, objective=objective)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
 dataset = kvae.data.make_dataset(x, args.batch_size, shuffle=True, seed=3, start_epoch=0)
 steps = kvae.data.steps_per_epoch(len(x), args.batch_size)

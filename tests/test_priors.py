@@ -1,0 +1,96 @@
+"""`kvae.priors`: each prior's density against SciPy, its KL term, sampling from it."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import special, stats
+
+import kvae
+from conftest import tiny_vae, uniform_data
+
+
+def _mixture_logpdf(z, log_weights, means, scales):
+    # log Σ_k π_k Π_j N(z_j; m_kj, s_kj), in float64.
+    per_component = stats.norm(means[None], scales[None]).logpdf(z[:, None, :]).sum(axis=-1)  # [n, K]
+    return special.logsumexp(per_component + log_weights[None], axis=1)
+
+
+def test_standard_normal_prior_log_density_is_scipys():
+    prior = kvae.priors.get("normal")
+    prior.build((None, 3))
+    z = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    expected = stats.multivariate_normal(np.zeros(3), np.eye(3)).logpdf(z)
+    np.testing.assert_allclose(prior.distribution().log_prob(z), expected, rtol=1e-5)
+    assert prior.analytic_kl and prior.distribution().dtype == tf.float32
+
+
+def test_gaussian_mixture_log_density_is_scipys():
+    prior = kvae.priors.GaussianMixture(num_components=4, seed=0)
+    prior.build((None, 3))
+    rng = np.random.default_rng(1)
+    prior.logits.assign(rng.normal(size=4).astype("float32"))
+    prior.scale_params.assign(rng.normal(size=(4, 3)).astype("float32"))
+    z = rng.normal(size=(6, 3)).astype("float32") * 2
+    scales = np.log1p(np.exp(prior.scale_params.numpy().astype("float64"))) + 1e-6
+    log_weights = special.log_softmax(prior.logits.numpy().astype("float64"))
+    expected = _mixture_logpdf(z.astype("float64"), log_weights, prior.means.numpy().astype("float64"), scales)
+    np.testing.assert_allclose(prior.distribution().log_prob(z), expected, rtol=1e-5)
+    assert not prior.analytic_kl and len(prior.trainable_weights) == 3
+
+
+def test_vamp_prior_is_the_mean_posterior_of_its_clipped_pseudo_inputs():
+    model = tiny_vae(prior=kvae.priors.VampPrior(num_components=5, seed=0))
+    pseudo = model.prior_layer.pseudo_inputs
+    pseudo.assign(np.random.default_rng(0).uniform(-0.5, 1.5, size=pseudo.shape).astype("float32"))
+    q = model.encode(np.clip(pseudo.numpy(), 0, 1)).distribution  # the encoder sees u_k clipped to [0, 1]
+    z = np.random.default_rng(2).normal(size=(7, 3)).astype("float32")
+    expected = _mixture_logpdf(
+        z.astype("float64"), np.full(5, -np.log(5)), q.loc.numpy().astype("float64"), q.scale.numpy().astype("float64")
+    )
+    np.testing.assert_allclose(model.prior.log_prob(z), expected, rtol=1e-5)
+    # The prior trains with the model: its pseudo-inputs get gradients through the encoder.
+    with tf.GradientTape() as tape:
+        loss = -tf.reduce_sum(model.prior.log_prob(z))
+    assert np.abs(tape.gradient(loss, pseudo).numpy()).sum() > 0
+
+
+@pytest.mark.parametrize("prior", ["mixture", "vamp"])
+def test_without_a_closed_form_the_kl_is_log_q_minus_log_p_at_the_same_sample(prior):
+    model = tiny_vae(prior=kvae.priors.get(prior, num_components=3, seed=0))
+    x = uniform_data(4)
+    posterior = model.encode(x)
+    epsilon = tf.random.stateless_normal([4, 3], [1, 2])
+    reconstruction, kl_per_dim, _ = model.terms_given_noise(x, posterior, epsilon)
+    z = posterior.mean() + posterior.stddev() * epsilon
+    np.testing.assert_allclose(kl_per_dim[:, 0], posterior.log_prob(z) - model.prior.log_prob(z), rtol=1e-5)
+    assert kl_per_dim.shape == (4, 1)
+    np.testing.assert_allclose(reconstruction, -model.decode(z).log_prob(x), rtol=1e-5)
+
+
+@pytest.mark.parametrize("prior", ["mixture", "vamp"])
+def test_samples_come_from_the_learned_prior_and_generate_is_stateless(prior):
+    model = tiny_vae(prior=kvae.priors.get(prior, num_components=3, seed=0))
+    if prior == "mixture":  # three far-apart, narrow components: every draw lands near one
+        model.prior_layer.means.assign(np.array([[-20.0] * 3, [0.0] * 3, [20.0] * 3], "float32"))
+        model.prior_layer.scale_params.assign(np.full((3, 3), -5.0, "float32"))
+    _, z = model.generate(tf.constant([7, 7, 8], tf.int64))
+    np.testing.assert_array_equal(z[0], z[1])
+    assert not np.array_equal(z[0], z[2])
+    z = model.prior.sample(200, seed=tf.constant([0, 1])).numpy()
+    if prior == "mixture":
+        assert np.min(np.abs(z[:, :1] - np.array([[-20.0, 0.0, 20.0]])), axis=1).max() < 0.5
+    assert model.sample(4, seed=0).shape == (4, 4, 4, 1)
+
+
+def test_standard_normal_generate_keeps_its_stateless_draws():
+    model = tiny_vae()
+    _, z = model.generate(tf.constant([3, 11], tf.int64))
+    for seed, row in zip((3, 11), z.numpy()):
+        np.testing.assert_array_equal(row, tf.random.stateless_normal([3], tf.constant([seed, 0], tf.int64)))
+
+
+def test_bad_prior_arguments():
+    with pytest.raises(ValueError, match=r"`num_components` must be a positive integer, received: 0"):
+        kvae.priors.GaussianMixture(0)
+    with pytest.raises(ValueError, match=r"`clip` must be None or a pair \(low, high\) with low < high, received: \(1.0, 0.0\)"):
+        kvae.priors.VampPrior(3, clip=(1, 0))

@@ -1,0 +1,65 @@
+"""`kvae.registry`: the VAE's parts by name or instance, serialisable, and clear errors for bad ones."""
+
+import keras
+import numpy as np
+import pytest
+
+import kvae
+from conftest import run_serialization_test, tiny_vae, uniform_data
+
+
+@pytest.mark.parametrize(
+    "part", [kvae.priors.StandardNormal(), kvae.priors.GaussianMixture(4, seed=1),
+             kvae.priors.VampPrior(7, clip=None, seed=2), kvae.posteriors.DiagonalNormal(),
+             kvae.objectives.ELBO(beta=kvae.schedules.Warmup(10), free_bits=0.5),
+             kvae.objectives.IWAE(num_samples=7, gradient="dreg")],
+    ids=["normal", "mixture", "vamp", "posterior", "elbo", "iwae"],
+)
+def test_parts_round_trip_their_config(part):
+    revived = run_serialization_test(part)
+    assert type(revived) is type(part)
+
+
+def test_a_model_takes_its_parts_by_instance_and_round_trips_them(tmp_path):
+    objective = kvae.objectives.ELBO(beta=0.25)
+    model = tiny_vae(objective=objective)
+    assert model.objective is objective and float(model.beta.numpy()) == 0.25
+    model.fit(uniform_data(8), batch_size=4, epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    revived = keras.saving.load_model(path)
+    assert isinstance(revived.objective, kvae.objectives.ELBO) and float(revived.beta.numpy()) == 0.25
+    assert isinstance(revived.prior_layer, kvae.priors.StandardNormal)
+    assert isinstance(revived.posterior_layer, kvae.posteriors.DiagonalNormal)
+    x = uniform_data(3)
+    np.testing.assert_allclose(revived.reconstruct(x), model.reconstruct(x), rtol=1e-6)
+
+
+def test_a_config_of_an_earlier_version_with_beta_and_free_bits_still_loads():
+    config = tiny_vae(beta=0.5, free_bits=0.1).get_config()
+    del config["objective"], config["prior"], config["posterior"]
+    config.update(beta=0.5, free_bits=0.1)
+    revived = kvae.VAE.from_config(config)
+    assert float(revived.beta.numpy()) == 0.5 and float(revived.free_bits.numpy()) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"prior": "flow"}, r"`prior` must be one of \['normal', 'mixture', 'vamp'\] or a kvae.priors.Prior, received: 'flow'"),
+        ({"posterior": "iaf"}, r"`posterior` must be one of \['normal'\] or a kvae.posteriors.Posterior, received: 'iaf'"),
+        ({"objective": "vr"}, r"`objective` must be one of \['elbo', 'iwae'\] or a kvae.objectives.Objective, received: 'vr'"),
+        ({"prior": "built for 2"}, r"`prior` must be over latent_dim=3 dimensions, received one built for 2"),
+        ({"objective": kvae.objectives.ELBO(), "beta": 0.5},
+         r'`beta` and `free_bits` configure the "elbo" objective; pass them to an objective instance instead'),
+        ({"objective": "iwae", "free_bits": 0.5}, r'`beta` and `free_bits` configure the "elbo" objective'),
+        ({"prior": "mixture", "free_bits": 0.5},
+         r'`free_bits` needs a prior whose KL has a closed form per latent dimension \("normal"\), received the GaussianMixture prior'),
+    ],
+)
+def test_bad_parts_are_clear_errors(kwargs, message):
+    if kwargs.get("prior") == "built for 2":
+        kwargs["prior"] = kvae.priors.StandardNormal()
+        kwargs["prior"].build((None, 2))
+    with pytest.raises(ValueError, match=message):
+        tiny_vae(**kwargs)
