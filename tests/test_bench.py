@@ -49,6 +49,20 @@ def test_fashion_conv_vs_mlp_bench_smoke(tmp_path, fashion_data_dir):
 
 
 @pytest.mark.e2e
+def test_regression_bench_smoke(tmp_path, fashion_data_dir, monkeypatch):
+    """`bench/regression.py`: this checkout against a commit, alternating, in a git worktree."""
+    if fashion_data_dir:
+        monkeypatch.setenv("KVAE_DATA_DIR", fashion_data_dir)
+    out = tmp_path / "regression.json"
+    payload = load_script("bench/regression.py").main(
+        ["--base", "HEAD", "--runs", "1", "--epochs", "2", "--train-examples", "1024", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(payload))
+    assert len(saved["runs"]["base"]) == len(saved["runs"]["this"]) == 1 and saved["ratio_this_to_base"] > 0
+    assert len(saved["base_commit"]) == 40
+
+
+@pytest.mark.e2e
 def test_family_bench_smoke(tmp_path, fashion_data_dir):
     """`bench/family.py --quick`: kvae's family (and pythae's, when installed) train, score and pair."""
     out = tmp_path / "family.json"

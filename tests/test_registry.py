@@ -35,6 +35,20 @@ def test_a_model_takes_its_parts_by_instance_and_round_trips_them(tmp_path):
     np.testing.assert_allclose(revived.reconstruct(x), model.reconstruct(x), rtol=1e-6)
 
 
+@pytest.mark.parametrize("prior", ["mixture", "vamp"])
+def test_learned_priors_with_iwae_round_trip_through_a_keras_file(tmp_path, prior):
+    model = tiny_vae(prior=kvae.priors.get(prior, num_components=3, seed=0), objective=kvae.objectives.IWAE(4, "dreg"))
+    model.fit(uniform_data(16), batch_size=8, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    revived = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(revived.prior_layer) is type(model.prior_layer)
+    assert (revived.objective.num_samples, revived.objective.gradient) == (4, "dreg")
+    for a, b in zip(model.prior_layer.weights, revived.prior_layer.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    x = uniform_data(5)
+    np.testing.assert_allclose(revived.log_likelihood(x, num_samples=8), model.log_likelihood(x, num_samples=8), rtol=1e-5)
+
+
 def test_a_config_of_an_earlier_version_with_beta_and_free_bits_still_loads():
     config = tiny_vae(beta=0.5, free_bits=0.1).get_config()
     del config["objective"], config["prior"], config["posterior"]
