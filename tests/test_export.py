@@ -66,9 +66,9 @@ def _run_in_fresh_process(path, requests, tmp_path, *flags):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("prior", ["mixture", "vamp"])
-def test_learned_priors_with_iwae_serve_every_signature_without_kvae(tmp_path, prior):
-    model = tiny_vae(SHAPE, latent_dim=3, prior=kvae.priors.get(prior, num_components=3, seed=0),
+def test_a_vamp_prior_with_iwae_serves_every_signature_without_kvae(tmp_path):
+    # The VampPrior: the served prior runs the encoder on its pseudo-inputs (the mixture's is plainer).
+    model = tiny_vae(SHAPE, latent_dim=3, prior=kvae.priors.VampPrior(num_components=3, seed=0),
                      objective=kvae.objectives.IWAE(3, gradient="dreg"))
     model.fit(uniform_data(32, SHAPE), batch_size=8, epochs=2, verbose=0)
     path = kvae.export.export_saved_model(model, tmp_path / "served", score_samples=16)
