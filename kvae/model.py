@@ -5,7 +5,6 @@ import copy
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from kvae import bounds
 from kvae import checks
@@ -18,8 +17,6 @@ from kvae import priors as priors_lib
 from kvae.data.splits import check_examples
 from kvae.metrics import ActiveUnits
 from kvae.networks import contract
-
-tfd = tfp.distributions
 
 _SEED_STATE_KEY = "seed_generator_state"
 
