@@ -166,7 +166,7 @@ def scaling(args):
                 shuffle=False, callbacks=[timer])
         seconds = min(timer.seconds[1:])
         rows.append({**setting, "epoch_seconds": seconds, "samples_per_s": len(x) / seconds,
-                     "peak_rss_mib_so_far": _peak_rss_mib()})
+                     "peak_rss_mib_so_far": peak_rss_mib()})
     return {"axis": args["axis"], "rows": rows}
 
 
@@ -190,14 +190,14 @@ JOBS = {
 }
 
 
-def _peak_rss_mib():
+def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main():
     job, args = sys.argv[1], json.loads(sys.argv[2])
     result = JOBS[job](args)
-    result["peak_rss_mib"] = _peak_rss_mib()
+    result["peak_rss_mib"] = peak_rss_mib()
     print("BENCH_RESULT " + json.dumps(result), flush=True)
 
 

@@ -83,20 +83,23 @@ def test_family_bench_smoke(tmp_path, fashion_data_dir):
 
 @pytest.mark.e2e
 def test_performance_bench_runs_end_to_end_on_the_smoke_budget(tmp_path, fashion_data_dir):
-    """`python -m bench --quick`: every section runs and lands in the JSON."""
-    proc, saved = _run_quick("bench", tmp_path / "performance.json", fashion_data_dir)
-    torch_rows = {"pytorch fast", "pytorch fast bf16", "pytorch"} if "pytorch" in saved["runs"] else set()
-    names = {"kvae", "kvae fit(numpy)", "kvae bf16", "kvae KLWarmup", "kvae spe=1", "keras.io"} | torch_rows
-    assert set(saved["implementations"]) == names
+    """`python -m bench --quick`: every section runs and lands in the JSON.
+
+    Three rows (`--only`) keep the smoke test short; the other rows only pass
+    other arguments to the same worker jobs.
+    """
+    only = ["kvae", "kvae KLWarmup", "pytorch fast"]
+    proc, saved = _run_quick("bench", tmp_path / "performance.json", fashion_data_dir, ["--only", *only])
+    has_torch = "pytorch fast" in saved["runs"]
+    assert set(saved["implementations"]) == set(only if has_torch else only[:2])
     for name, s in saved["implementations"].items():
         assert s["samples_per_s_median"] > 0 and 0 < s["roofline_fraction_bf16"] < s["roofline_fraction"] < 1
         assert s["peak_rss_mib"] > 0
         assert 100 < s["test_neg_elbo_mean"] < 600  # nats per 784-pixel image after 2 short epochs
-        if name != "keras.io":
-            assert s["ratio_to_keras.io"] > 0
+        if has_torch and name != "pytorch fast":
+            assert s["ratio_to_pytorch fast"] > 0
     assert [r["steps_per_execution"] for r in saved["runs"]["kvae"]] == [32]  # the default, "auto"
     assert [r["steps_per_execution"] for r in saved["runs"]["kvae KLWarmup"]] == [32]  # the schedule runs in the step
-    assert [r["steps_per_execution"] for r in saved["runs"]["kvae spe=1"]] == [1]
     profile = saved["profile"]
     assert profile["op_us_per_step"]["matmul (forward)"] > 0 and profile["op_us_per_step"]["optimizer"] > 0
     assert profile["top_ops_us_per_step"] and "profile of kvae's step" in proc.stdout
@@ -108,12 +111,10 @@ def test_performance_bench_runs_end_to_end_on_the_smoke_budget(tmp_path, fashion
     assert 0 < saved["encode_latency"]["p50_ms"] <= saved["encode_latency"]["p99_ms"]
     assert saved["log_likelihood"]["num_samples"] == 10 and saved["log_likelihood"]["peak_rss_mib"] > 0
     assert [r["batch_size"] for r in saved["scaling"]["batch_size"]] == [64, 256]
-    assert set(saved["targets"]) >= {"encode_p50_at_most_1ms", "log_likelihood_under_2GiB",
-                                     "kl_warmup_costs_at_most_10pct", "bf16_neg_elbo_within_1_nat_of_float32",
-                                     "peak_rss_not_above_before"}
-    if torch_rows:
-        assert {"dataset_at_least_1.5x_pytorch_fast", "numpy_at_least_1.5x_pytorch_fast",
-                "bf16_at_least_2.5x_pytorch_fast_fp32", "bf16_at_least_2x_pytorch_bf16"} <= set(saved["targets"])
+    expected_targets = {"encode_p50_at_most_1ms", "log_likelihood_under_2GiB", "kl_warmup_costs_at_most_10pct"}
+    if has_torch:
+        expected_targets |= {"dataset_at_least_1.5x_pytorch_fast", "neg_elbo_within_0.5_nats_of_pytorch_fast"}
+    assert set(saved["targets"]) == expected_targets  # only the targets whose rows ran
     assert "matmul peak" in proc.stdout and "implementation" in proc.stdout
 
 
@@ -130,15 +131,15 @@ def test_ablations_bench_runs_every_variant_on_the_smoke_budget(tmp_path, fashio
     assert "speed vs defaults" in proc.stdout
 
 
-def _run_quick(module, out, fashion_data_dir):
-    """Runs `python -m MODULE --quick --out OUT`; returns the process and the JSON it wrote."""
+def _run_quick(module, out, fashion_data_dir, extra=()):
+    """Runs `python -m MODULE --quick --out OUT EXTRA`; returns the process and the JSON it wrote."""
     import os
     import subprocess
     import sys
 
     from conftest import ROOT
 
-    argv = [sys.executable, "-m", module, "--quick", "--out", str(out)]
+    argv = [sys.executable, "-m", module, "--quick", "--out", str(out), *extra]
     if fashion_data_dir:
         argv += ["--data-dir", fashion_data_dir]
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600,
