@@ -13,6 +13,7 @@ from kvae import distribute  # noqa: E402
 from kvae import evaluation  # noqa: E402
 from kvae import execution  # noqa: E402
 from kvae import export  # noqa: E402
+from kvae import layers  # noqa: E402
 from kvae import likelihoods  # noqa: E402
 from kvae import metrics  # noqa: E402
 from kvae import networks  # noqa: E402
@@ -27,4 +28,4 @@ from kvae.networks import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "bounds", "callbacks", "checks", "data", "distribute", "evaluation", "execution", "export", "likelihoods", "metrics", "networks", "objectives", "optimizers", "plotting", "posteriors", "priors", "schedules", "__version__"]
+__all__ = ["VAE", "build_vae", "bounds", "callbacks", "checks", "data", "distribute", "evaluation", "execution", "export", "layers", "likelihoods", "metrics", "networks", "objectives", "optimizers", "plotting", "posteriors", "priors", "schedules", "__version__"]

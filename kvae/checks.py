@@ -19,6 +19,21 @@ def positive_int(value, name):
     return int(value)
 
 
+def positive_ints(values, name):
+    """Returns `values` (an int or a sequence of them) as a non-empty tuple of ints > 0; raises otherwise.
+
+    Example:
+
+    >>> from kvae import checks
+    >>> checks.positive_ints(64, "hidden_units"), checks.positive_ints([32, 16], "hidden_units")
+    ((64,), (32, 16))
+    """
+    values = (values,) if isinstance(values, numbers.Integral) else tuple(values)
+    if not values or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0 for v in values):
+        raise ValueError(f"`{name}` must be one or more positive integers, received: {values!r}")
+    return tuple(int(v) for v in values)
+
+
 def non_negative_float(value, name):
     """Returns `value` as a float if it is a finite number >= 0; raises otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:

@@ -104,8 +104,9 @@ def log_importance_weights(model, x, num_samples, seed):
     `seed` is a stateless `[2]` int32 seed; the model's noise generator is not used.
     """
     posterior = model.encode(x)
-    z = posterior.sample(num_samples, seed=seed)
-    return bounds.log_weights(model, x, z, posterior)[0]
+    epsilon = tf.random.stateless_normal(tf.stack([num_samples, tf.shape(x)[0], model.latent_dim]), seed)
+    z, log_q = model.posterior_layer.sample_given_noise(posterior, epsilon)
+    return bounds.log_weights(model, x, z, log_q)[0]
 
 def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_example=False):
     """Test-set bounds of a model, in nats and bits/dim, with standard errors over examples.
@@ -114,7 +115,8 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
       posterior sample per example (the KL in closed form);
     - `test_nll`: importance-sampled NLL with K = `iw_samples`
       (`VAE.log_likelihood`), ≤ −ELBO in expectation;
-    - `active_units`: latent dimensions with Var_x(μ_j(x)) > 0.01.
+    - `active_units`: latent dimensions with Var_x(μ_j(x)) > 0.01 (μ: the
+      posterior's location, `VAE.embed`).
 
     Args:
         model: `kvae.VAE`.
@@ -150,7 +152,7 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
         batch = tf.constant(x[start : start + batch_size])
         posterior = model.encode(batch)  # one encoder pass for all three
         epsilon = tf.random.stateless_normal(
-            tf.shape(posterior.mean()), tf.random.experimental.stateless_fold_in(base_seed, b)
+            [len(batch), model.latent_dim], tf.random.experimental.stateless_fold_in(base_seed, b)
         )
         r, kl_per_dim, loc = bounds.terms_given_noise(model, batch, posterior, epsilon)
         reconstruction.append(r.numpy())

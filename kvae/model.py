@@ -69,7 +69,10 @@ class VAE(execution.KerasExecution, keras.Model):
             `"vamp"` (`VampPrior`). Without a closed-form KL the `kl` terms
             are the single-sample estimate log q(z|x) − log p(z).
         posterior: str or `kvae.posteriors.Posterior`. How the encoder's
-            output becomes q(z|x); `"normal"` (the diagonal Gaussian, default).
+            output becomes q(z|x): `"normal"` (the diagonal Gaussian,
+            default), `"full"` (`FullNormal`, full covariance) or `"iaf"`
+            (`IAF`, an inverse autoregressive flow). The encoder emits
+            `posterior.params_sizes(latent_dim)` values per example.
         objective: str or `kvae.objectives.Objective`. What the train step
             minimises: `"elbo"` (default, with `beta` and `free_bits`) or
             `"iwae"` (`kvae.objectives.IWAE`, the k-sample bound).
@@ -125,11 +128,7 @@ class VAE(execution.KerasExecution, keras.Model):
         self.prior_layer = priors_lib.get(prior, dtype=self.dtype_policy.name)
         self.posterior_layer = posteriors_lib.get(posterior, dtype=self.dtype_policy.name)
         self.objective = objectives_lib.get(objective, beta=beta, free_bits=free_bits)
-        if not self.prior_layer.analytic_kl and self.objective.uses_kl_per_dimension:
-            raise ValueError(
-                f"`free_bits` needs a prior whose KL has a closed form per latent dimension (\"normal\"), "
-                f"received the {type(self.prior_layer).__name__} prior: use free_bits=0"
-            )
+        self._check_parts()
 
         # === State ===
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -148,6 +147,25 @@ class VAE(execution.KerasExecution, keras.Model):
         if input_shape is not None:
             self.build(input_shape)
 
+    def _check_parts(self):
+        # Combinations of parts that have no sound meaning get a clear error here, not at trace time.
+        prior, posterior, objective = self.prior_layer, self.posterior_layer, self.objective
+        if objective.uses_kl_per_dimension:
+            message = objectives_lib.free_bits_unavailable(prior, posterior)
+            if message:
+                raise ValueError(f"{message}: use free_bits=0")
+        if not posterior.density_in_closed_form:
+            needs = []
+            if isinstance(prior, priors_lib.VampPrior):
+                needs.append("the VampPrior (its components are the posterior at the pseudo-inputs)")
+            if getattr(objective, "gradient", None) == "dreg":
+                needs.append("the DReG gradient (it evaluates q with held parameters at its samples)")
+            for need in needs:
+                raise ValueError(
+                    f"{need} needs a posterior whose density has a closed form at any z "
+                    f"(\"normal\" or \"full\"), received the {type(posterior).__name__} posterior"
+                )
+
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         if not self.encoder.built:
@@ -155,7 +173,12 @@ class VAE(execution.KerasExecution, keras.Model):
         if not self.decoder.built:
             self.decoder.build((None, self.latent_dim))
         self.event_shape = tuple(input_shape[1:])
-        contract.check_networks(self.encoder, self.decoder, self.latent_dim, self.likelihood, input_shape)
+        if not self.posterior_layer.built:
+            self.posterior_layer.build((None, self.latent_dim))
+        contract.check_networks(
+            self.encoder, self.decoder, self.latent_dim, self.likelihood, input_shape,
+            self.posterior_layer.params_sizes(self.latent_dim),
+        )
         if not self.prior_layer.built:
             self.prior_layer.build((None, self.latent_dim), (None,) + self.event_shape)
         elif self.prior_layer.latent_dim != self.latent_dim:
@@ -188,7 +211,7 @@ class VAE(execution.KerasExecution, keras.Model):
         return self.prior_layer.distribution(self)
 
     def encode(self, x, training=False):
-        """Returns the posterior q(z|x), a `tfd.Independent(tfd.Normal)` over z."""
+        """Returns the posterior q(z|x), a float32 `tfd` distribution over z (`posterior_layer.distribution`)."""
         x = self._as_inputs(x)
         if not self.built:
             # Keras' TF trainer defers building to tracing, and our steps never
@@ -199,6 +222,13 @@ class VAE(execution.KerasExecution, keras.Model):
     def posterior_from_params(self, params):
         """q(z|x) from the encoder's output (`posterior_layer.distribution`)."""
         return self.posterior_layer.distribution(params)
+
+    def embed(self, x, training=False):
+        """The posterior's location for each x `[batch, latent_dim]`: its mean for the Gaussian posteriors.
+
+        A deterministic embedding (the flow posterior's z at zero noise).
+        """
+        return self.posterior_layer.location(self.encode(x, training))
 
     def decode(self, z, training=False):
         """Returns the likelihood p(x|z), with one whole example per event."""
@@ -215,8 +245,8 @@ class VAE(execution.KerasExecution, keras.Model):
         return self.reconstruct(inputs, training=training)
 
     def reconstruct(self, x, training=False):
-        """Mean of p(x|z) at the posterior mean z = μ(x): a deterministic reconstruction."""
-        return self.decode(self.encode(x, training).mean(), training).mean()
+        """Mean of p(x|z) at the posterior's location z (`embed`): a deterministic reconstruction."""
+        return self.decode(self.embed(x, training), training).mean()
 
     def sample(self, num_samples, seed=None, mean=True):
         """Draws `num_samples` examples from the model.

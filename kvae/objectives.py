@@ -12,14 +12,11 @@ import math
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from kvae import bounds
 from kvae import checks
 from kvae import registry
 from kvae import schedules as schedules_lib
-
-tfd = tfp.distributions
 
 SCHEDULED = ("beta", "free_bits")
 
@@ -159,7 +156,8 @@ GRADIENTS = ("reparam", "dreg")
 class IWAE(Objective):
     """The importance-weighted bound with k samples (Burda et al., 2016).
 
-    Per example, with z_i = μ + σ·ε_i, ε_i ~ N(0, I), i = 1 … k,
+    Per example, with z_i reparameterised samples of q(z|x) (z_i = μ + σ·ε_i,
+    ε_i ~ N(0, I), for the diagonal Gaussian), i = 1 … k,
 
         w_i = p(x|z_i) p(z_i) / q(z_i|x),    loss = −log (1/k) Σ_i w_i,
 
@@ -199,30 +197,26 @@ class IWAE(Objective):
 
     def compute(self, model, x, training=False):
         posterior = model.encode(x, training=training)
-        normal = posterior.distribution
-        z = normal.loc + normal.scale * bounds.draw_noise(model, posterior, self.num_samples)  # [k, batch, L]
+        posterior_layer = model.posterior_layer
+        epsilon = bounds.draw_noise(model, x, self.num_samples)
+        z, log_q = posterior_layer.sample_given_noise(posterior, epsilon)  # [k, batch, L], [k, batch]
         if self.gradient == "dreg" and training:
-            held = tfd.Independent(tfd.Normal(tf.stop_gradient(normal.loc), tf.stop_gradient(normal.scale)), 1)
             weights = {}
-            log_w, log_px_z = bounds.log_weights(
-                model, x, _times_weights(z, weights), posterior, log_q_posterior=held
-            )
+            z = _times_weights(z, weights)
+            held = posterior_layer.stop_gradient(posterior)  # log q with q's parameters held fixed
+            log_w, log_px_z = bounds.log_weights(model, x, z, held.log_prob(z))
             weights["w"] = tf.stop_gradient(tf.nn.softmax(log_w, axis=0))
             surrogate = -tf.reduce_sum(weights["w"] * log_w, axis=0)
         else:
-            log_w, log_px_z = bounds.log_weights(model, x, z, posterior)
+            log_w, log_px_z = bounds.log_weights(model, x, z, log_q)
             surrogate = None
         neg_bound = -(tf.reduce_logsumexp(log_w, axis=0) - tf.math.log(tf.cast(self.num_samples, log_w.dtype)))
         loss = neg_bound if surrogate is None else (
             tf.stop_gradient(neg_bound) + surrogate - tf.stop_gradient(surrogate)  # value: the bound
         )
         # The one-sample ELBO's terms at z_1, for the metrics.
-        reconstruction = -log_px_z[0]
-        if model.prior_layer.analytic_kl:
-            kl_per_dim = tfd.kl_divergence(normal, model.prior.distribution)
-        else:
-            kl_per_dim = -(log_w[0] - log_px_z[0])[:, tf.newaxis]  # log q(z_1|x) − log p(z_1)
-        return loss, (reconstruction, kl_per_dim, normal.loc)
+        kl_per_dim = bounds.kl_terms(model, posterior, z[0], log_q[0])
+        return loss, (-log_px_z[0], kl_per_dim, posterior_layer.location(posterior))
 
     def get_config(self):
         config = super().get_config()
@@ -264,6 +258,16 @@ def get(identifier="elbo", beta=1.0, free_bits=0.0, **kwargs):
             f"instance instead, received beta={beta!r}, free_bits={free_bits!r} with objective {identifier!r}"
         )
     return registry.get(identifier, Objective, _BY_NAME, "objective", **kwargs)
+
+
+def free_bits_unavailable(prior, posterior):
+    """Why free bits cannot apply to these parts (a message), or None: they need a KL per latent dimension."""
+    if prior.analytic_kl and posterior.factorized:
+        return None
+    return (
+        "free_bits needs a KL with a closed form per latent dimension (the \"normal\" prior and posterior), "
+        f"received the {type(prior).__name__} prior and the {type(posterior).__name__} posterior"
+    )
 
 
 def _is_number(value, expected):

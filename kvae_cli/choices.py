@@ -14,6 +14,8 @@ ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
 # kvae.priors.NAMES
 PRIORS = ("normal", "mixture", "vamp")
+# kvae.posteriors.NAMES
+POSTERIORS = ("normal", "full", "iaf")
 # kvae.objectives.NAMES
 OBJECTIVES = ("elbo", "iwae")
 # kvae.objectives.GRADIENTS

@@ -47,6 +47,11 @@ def add_train_arguments(p):
                    help="p(z): normal N(0, I), mixture (learned Gaussian mixture) or vamp (VampPrior)")
     p.add_argument("--prior-components", type=arguments.positive_int, default=None, metavar="K",
                    help="components of --prior mixture (default 10) or pseudo-inputs of vamp (default 500)")
+    p.add_argument("--posterior", choices=choices.POSTERIORS, default="normal",
+                   help="q(z|x): normal (diagonal Gaussian), full (full-covariance Gaussian) or iaf "
+                        "(inverse autoregressive flow)")
+    p.add_argument("--iaf-steps", type=arguments.positive_int, default=None, metavar="T",
+                   help="flow steps of --posterior iaf (default 2)")
     p.add_argument("--objective", choices=choices.OBJECTIVES, default="elbo",
                    help="elbo (with --beta, --kl-warmup, --free-bits) or iwae (the importance-weighted bound)")
     p.add_argument("--iw-train-samples", type=arguments.positive_int, default=None, metavar="K",

@@ -165,21 +165,28 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
     assert "--iw-train-samples needs --objective iwae, received: --objective elbo" in err
     err = _error(["train", "--prior-components", "3", "--out", str(tmp_path / "r")], capsys)
     assert "--prior-components needs --prior mixture or vamp, received: --prior normal" in err
+    err = _error(["train", "--iaf-steps", "3", "--out", str(tmp_path / "r")], capsys)
+    assert "--iaf-steps needs --posterior iaf, received: --posterior normal" in err
+    err = _error(["train", "--posterior", "iaf", "--prior", "vamp", "--out", str(tmp_path / "r")], capsys)
+    assert "the VampPrior (its components are the posterior at the pseudo-inputs) needs a posterior" in err
     err = _error(["train", "--prior", "mixture", "--free-bits", "0.5", "--out", str(tmp_path / "r")], capsys)
-    assert "`free_bits` needs a prior whose KL has a closed form per latent dimension" in err
+    assert "free_bits needs a KL with a closed form per latent dimension" in err
 
 
 @pytest.mark.e2e
 def test_train_with_a_vamp_prior_and_the_iwae_objective_records_its_parts(tmp_path, capsys):
     out = tmp_path / "family"
-    argv = ["train", "--out", str(out), "--prior", "vamp", "--prior-components", "5", "--objective", "iwae",
-            "--iw-train-samples", "3", "--iw-gradient", "dreg"]
+    argv = ["train", "--out", str(out), "--prior", "vamp", "--prior-components", "5", "--posterior", "full",
+            "--objective", "iwae", "--iw-train-samples", "3", "--iw-gradient", "dreg"]
     assert main(argv + FAST) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert {k: metrics[k] for k in ("prior", "prior_components", "objective", "iw_train_samples", "iw_gradient")} == {
-        "prior": "VampPrior", "prior_components": 5, "objective": "IWAE", "iw_train_samples": 3, "iw_gradient": "dreg"}
+    keys = ("prior", "prior_components", "posterior", "objective", "iw_train_samples", "iw_gradient")
+    assert {k: metrics[k] for k in keys} == {
+        "prior": "VampPrior", "prior_components": 5, "posterior": "FullNormal", "objective": "IWAE",
+        "iw_train_samples": 3, "iw_gradient": "dreg"}
     report = (out / "report.md").read_text()
-    assert "VampPrior (5 pseudo-inputs); IWAE objective, k = 3 (dreg gradient)" in report
+    assert ("VampPrior (5 pseudo-inputs); full-covariance Gaussian posterior; IWAE objective, k = 3 (dreg gradient)"
+            in report)
     assert main(["evaluate", str(out), "--iw-samples", "10", "--max-examples", "20"]) == 0
     assert main(["export", str(out), "--to", str(tmp_path / "served"), "--score-samples", "4"]) == 0
     config = json.loads((out / "config.json").read_text())

@@ -54,6 +54,7 @@ def test_choices_are_the_library_registries():
     assert choices.LIKELIHOODS == kvae.likelihoods.NAMES
     assert choices.STRATEGIES == kvae.distribute.STRATEGIES
     assert choices.PRIORS == kvae.priors.NAMES
+    assert choices.POSTERIORS == kvae.posteriors.NAMES
     assert choices.OBJECTIVES == kvae.objectives.NAMES
     assert choices.IW_GRADIENTS == kvae.objectives.GRADIENTS
 

@@ -35,10 +35,12 @@ def test_step_outputs_are_unchanged_outside_multi_worker():
 @pytest.mark.e2e
 @pytest.mark.parametrize(
     "examples, batch_size, epochs, warmup, parts",
-    # One step; uneven last batches (8, 8, 4) over 3 epochs, with β warmed up in the step; and the
-    # VampPrior (the prior itself runs the encoder) with the IWAE objective's DReG gradient.
-    [(8, 8, 1, 0, []), (20, 8, 3, 5, []), (20, 8, 2, 0, ["--prior", "vamp", "--iwae", "dreg"])],
-    ids=["one-step", "uneven-3-epochs-beta-warmup", "vamp-iwae-dreg"],
+    # One step; uneven last batches (8, 8, 4) over 3 epochs, with β warmed up in the step and the
+    # flow posterior; and the VampPrior (the prior itself runs the encoder) with the full-covariance
+    # posterior and the IWAE objective's DReG gradient.
+    [(8, 8, 1, 0, []), (20, 8, 3, 5, ["--posterior", "iaf"]),
+     (20, 8, 2, 0, ["--prior", "vamp", "--posterior", "full", "--iwae", "dreg"])],
+    ids=["one-step", "uneven-3-epochs-beta-warmup-iaf", "vamp-full-iwae-dreg"],
 )
 def test_mirrored_two_replicas_take_the_same_steps_as_one_device(tmp_path, examples, batch_size, epochs, warmup, parts):
     common = ["--examples", str(examples), "--batch-size", str(batch_size), "--epochs", str(epochs),

@@ -38,12 +38,11 @@ def _requests(model):
 
 def _expected(model, requests):
     x = requests["encode/x"]
-    posterior = model.encode(x).distribution
+    encoded = model.posterior_layer.outputs(model.encode(x))
     params = model.likelihood.parameters(model.decoder(requests["decode/z"]))
     sample, z = model.generate(requests["generate/seed"])
     expected = {
-        "encode/mean": posterior.loc, "encode/stddev": posterior.scale,
-        "serving_default/mean": posterior.loc, "serving_default/stddev": posterior.scale,
+        **{f"{signature}/{key}": value for signature in ("encode", "serving_default") for key, value in encoded.items()},
         "decode/logits": params["logits"], "decode/probs": params["probs"],
         "reconstruct/reconstruction": model.reconstruct(x),
         "generate/sample": sample, "generate/z": z,
@@ -66,15 +65,24 @@ def _run_in_fresh_process(path, requests, tmp_path, *flags):
 
 
 @pytest.mark.e2e
-def test_a_vamp_prior_with_iwae_serves_every_signature_without_kvae(tmp_path):
-    # The VampPrior: the served prior runs the encoder on its pseudo-inputs (the mixture's is plainer).
-    model = tiny_vae(SHAPE, latent_dim=3, prior=kvae.priors.VampPrior(num_components=3, seed=0),
-                     objective=kvae.objectives.IWAE(3, gradient="dreg"))
+@pytest.mark.parametrize("parts", ["vamp-full-iwae", "iaf"])
+def test_the_family_serves_every_signature_without_kvae(tmp_path, parts):
+    # The VampPrior: the served prior runs the encoder on its pseudo-inputs (the mixture's is plainer);
+    # here with the full-covariance posterior, whose KL and components are MultivariateNormalTriL.
+    # The flow: the served encoder, score and reconstruction run the MADE steps.
+    if parts == "iaf":
+        kwargs = {"posterior": kvae.posteriors.IAF(2, hidden_units=8, context_units=4)}
+    else:
+        kwargs = {"prior": kvae.priors.VampPrior(num_components=3, seed=0), "posterior": "full",
+                  "objective": kvae.objectives.IWAE(3, gradient="dreg")}
+    model = tiny_vae(SHAPE, latent_dim=3, **kwargs)
     model.fit(uniform_data(32, SHAPE), batch_size=8, epochs=2, verbose=0)
     path = kvae.export.export_saved_model(model, tmp_path / "served", score_samples=16)
     requests = _requests(model)
     outputs = _run_in_fresh_process(path, requests, tmp_path)
-    for key, value in _expected(model, requests).items():
+    expected = _expected(model, requests)
+    assert {"encode/scale_tril" if parts != "iaf" else "encode/base_stddev"} <= set(expected) <= set(outputs)
+    for key, value in expected.items():
         np.testing.assert_allclose(outputs[key], value, rtol=1e-5, atol=1e-5, err_msg=key)
     np.testing.assert_array_equal(outputs["generate_again/sample"], outputs["generate/sample"])
 

@@ -73,10 +73,11 @@ def test_networks_compute_low_precision_while_distributions_and_metrics_stay_flo
 
 
 @pytest.mark.parametrize("policy", [("mixed_bfloat16", "global")], indirect=True, ids=["mixed_bfloat16"])
-@pytest.mark.parametrize("prior", ["mixture", "vamp"])
-def test_learned_priors_and_iwae_stay_float32_under_mixed_precision(policy, prior):
-    model = _build(*policy, prior=kvae.priors.get(prior, num_components=3, seed=0),
-                   objective=kvae.objectives.IWAE(3, gradient="dreg"))
+@pytest.mark.parametrize("prior, posterior", [("mixture", "normal"), ("vamp", "full"), ("mixture", "iaf")])
+def test_the_family_stays_float32_under_mixed_precision(policy, prior, posterior):
+    model = _build(*policy, prior=kvae.priors.get(prior, num_components=3, seed=0), posterior=posterior,
+                   objective=kvae.objectives.IWAE(3, gradient="reparam" if posterior == "iaf" else "dreg"))
+    assert all(w.dtype == "float32" for w in model.posterior_layer.weights)
     assert model.prior.dtype == tf.float32 and model.prior_layer.variable_dtype == "float32"
     x = uniform_data(16, SHAPE)
     history = model.fit(x, batch_size=4, epochs=2, verbose=0).history

@@ -151,7 +151,7 @@ def test_unbuilt_sequential_networks_are_built_by_fit():
 def test_wrong_encoder_output_is_a_clear_error():
     encoder = kvae.networks.mlp_encoder((6,), latent_dim=3)  # outputs 6, VAE wants 2·4 = 8
     decoder = kvae.networks.mlp_decoder(4, (6,))
-    with pytest.raises(ValueError, match=r"`encoder` must output one tensor of shape \(batch, 2 \* latent_dim\) = \(batch, 8\).*received output shapes \[\(None, 6\)\]"):
+    with pytest.raises(ValueError, match=r"`encoder` must output one tensor of shape \(batch, 8\) or 2 of shapes \(batch, 4\) and \(batch, 4\) \(the posterior.s parameters for latent_dim=4\).*received output shapes \[\(None, 6\)\]"):
         kvae.VAE(encoder, decoder, latent_dim=4)
 
 

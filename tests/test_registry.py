@@ -35,16 +35,24 @@ def test_a_model_takes_its_parts_by_instance_and_round_trips_them(tmp_path):
     np.testing.assert_allclose(revived.reconstruct(x), model.reconstruct(x), rtol=1e-6)
 
 
-@pytest.mark.parametrize("prior", ["mixture", "vamp"])
-def test_learned_priors_with_iwae_round_trip_through_a_keras_file(tmp_path, prior):
-    model = tiny_vae(prior=kvae.priors.get(prior, num_components=3, seed=0), objective=kvae.objectives.IWAE(4, "dreg"))
+@pytest.mark.parametrize(
+    "prior, posterior, gradient", [("mixture", "normal", "dreg"), ("vamp", "full", "dreg"), ("mixture", "iaf", "reparam")]
+)
+def test_the_family_round_trips_through_a_keras_file(tmp_path, prior, posterior, gradient):
+    model = tiny_vae(prior=kvae.priors.get(prior, num_components=3, seed=0), posterior=posterior,
+                     objective=kvae.objectives.IWAE(4, gradient))
     model.fit(uniform_data(16), batch_size=8, epochs=1, verbose=0)
     model.save(tmp_path / "m.keras")
     revived = keras.saving.load_model(tmp_path / "m.keras")
     assert type(revived.prior_layer) is type(model.prior_layer)
-    assert (revived.objective.num_samples, revived.objective.gradient) == (4, "dreg")
-    for a, b in zip(model.prior_layer.weights, revived.prior_layer.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert revived.posterior_layer.get_config() == model.posterior_layer.get_config()
+    assert (revived.objective.num_samples, revived.objective.gradient) == (4, gradient)
+    assert posterior != "iaf" or model.posterior_layer.weights  # the flow's MADEs
+    for part in ("prior_layer", "posterior_layer"):
+        weights, revived_weights = getattr(model, part).weights, getattr(revived, part).weights
+        assert len(weights) == len(revived_weights)
+        for a, b in zip(weights, revived_weights):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
     x = uniform_data(5)
     np.testing.assert_allclose(revived.log_likelihood(x, num_samples=8), model.log_likelihood(x, num_samples=8), rtol=1e-5)
 
@@ -61,14 +69,21 @@ def test_a_config_of_an_earlier_version_with_beta_and_free_bits_still_loads():
     "kwargs, message",
     [
         ({"prior": "flow"}, r"`prior` must be one of \['normal', 'mixture', 'vamp'\] or a kvae.priors.Prior, received: 'flow'"),
-        ({"posterior": "iaf"}, r"`posterior` must be one of \['normal'\] or a kvae.posteriors.Posterior, received: 'iaf'"),
+        ({"posterior": "planar"}, r"`posterior` must be one of \['normal', 'full', 'iaf'\] or a kvae.posteriors.Posterior, received: 'planar'"),
         ({"objective": "vr"}, r"`objective` must be one of \['elbo', 'iwae'\] or a kvae.objectives.Objective, received: 'vr'"),
         ({"prior": "built for 2"}, r"`prior` must be over latent_dim=3 dimensions, received one built for 2"),
         ({"objective": kvae.objectives.ELBO(), "beta": 0.5},
          r'`beta` and `free_bits` configure the "elbo" objective; pass them to an objective instance instead'),
         ({"objective": "iwae", "free_bits": 0.5}, r'`beta` and `free_bits` configure the "elbo" objective'),
         ({"prior": "mixture", "free_bits": 0.5},
-         r'`free_bits` needs a prior whose KL has a closed form per latent dimension \("normal"\), received the GaussianMixture prior'),
+         r'free_bits needs a KL with a closed form per latent dimension \(the "normal" prior and posterior\), '
+         r'received the GaussianMixture prior and the DiagonalNormal posterior: use free_bits=0'),
+        ({"posterior": "full", "free_bits": 0.5}, r"received the StandardNormal prior and the FullNormal posterior"),
+        ({"posterior": "iaf", "prior": "vamp"},
+         r'the VampPrior \(its components are the posterior at the pseudo-inputs\) needs a posterior whose '
+         r'density has a closed form at any z \("normal" or "full"\), received the IAF posterior'),
+        ({"posterior": "iaf", "objective": kvae.objectives.IWAE(gradient="dreg")},
+         r"the DReG gradient \(it evaluates q with held parameters at its samples\) needs a posterior .* IAF"),
     ],
 )
 def test_bad_parts_are_clear_errors(kwargs, message):

@@ -13,16 +13,16 @@ import kvae  # noqa: F401  (registers the classes for load_model)
 from distributed import free_ports, kill, run_all, start, tf_config, wait_for
 from kvae_cli import main
 
-# A per-step KL warm-up over the first 3 epochs: kills land mid-schedule, which the step evaluates
-# from the restored optimizer's counter.
+# The flow posterior (its MADE resumes with the model), and a per-step KL warm-up over the first
+# 3 epochs: kills land mid-schedule, which the step evaluates from the restored optimizer's counter.
 ARGS = ["--epochs", "6", "--batch-size", "32", "--hidden", "16", "--latent-dim", "2", "--seed", "3", "--verbose", "0",
-        "--kl-warmup", "3"]
+        "--posterior", "iaf", "--iaf-steps", "1", "--kl-warmup", "3"]
 
 
-# The learned VampPrior with the IWAE objective (DReG): the prior's pseudo-inputs and the k-sample
-# noise must resume exactly too.
-FAMILY_ARGS = ARGS[: ARGS.index("--kl-warmup")] + [
-    "--prior", "vamp", "--prior-components", "4", "--objective", "iwae", "--iw-train-samples", "3",
+# The learned VampPrior and the full-covariance posterior with the IWAE objective (DReG): the
+# prior's pseudo-inputs and the k-sample noise must resume exactly too.
+FAMILY_ARGS = ARGS[: ARGS.index("--posterior")] + [
+    "--prior", "vamp", "--posterior", "full", "--prior-components", "4", "--objective", "iwae", "--iw-train-samples", "3",
     "--iw-gradient", "dreg"]
 
 

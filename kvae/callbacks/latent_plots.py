@@ -62,7 +62,7 @@ class LatentTraversal(PictureCallback):
             return {"manifold": plotting.tile(examples, self.grid_size, value_range=self.value_range)}
         dims = None
         if self.x is not None:
-            activity = np.asarray(self.model.encode(self.x).mean()).var(axis=0)
+            activity = np.asarray(self.model.embed(self.x)).var(axis=0)
             dims = list(np.argsort(-activity)[: self.max_dims])
         else:
             dims = list(range(min(self.model.latent_dim, self.max_dims)))
@@ -112,7 +112,7 @@ class LatentScatter(PictureCallback):
     def pictures(self, epoch):
         from kvae import plotting
 
-        loc = np.asarray(self.model.encode(self.x).mean())
+        loc = np.asarray(self.model.embed(self.x))
         fig = plotting.latent_scatter(
             loc, self.labels, title=f"posterior means μ(x) after epoch {epoch}", class_names=self.class_names
         )

@@ -4,6 +4,7 @@ import math
 
 import keras
 
+from kvae import objectives
 from kvae import schedules as schedules_lib
 
 UNITS = ("step", "epoch")
@@ -89,12 +90,11 @@ class VariableSchedule(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._target()  # fail before the first step, not in it
-        prior = getattr(self.model, "prior_layer", None)
-        if self.variable == "free_bits" and prior is not None and not prior.analytic_kl:
-            raise ValueError(
-                f"`{type(self).__name__}` of free_bits needs a prior whose KL has a closed form per "
-                f"latent dimension (\"normal\"), received the {type(prior).__name__} prior"
-            )
+        prior, posterior = getattr(self.model, "prior_layer", None), getattr(self.model, "posterior_layer", None)
+        if self.variable == "free_bits" and prior is not None:
+            message = objectives.free_bits_unavailable(prior, posterior)
+            if message:
+                raise ValueError(f"`{type(self).__name__}` of {message}")
         if self.in_step and self.model.objective.set_fit_schedule(self.variable, self.schedule):
             self.model.make_train_function(force=True)  # trace the step with the schedule
 

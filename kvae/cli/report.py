@@ -58,7 +58,7 @@ def write_report(run_dir, model, data, x_test, seed=0):
     pictures.append(("Test inputs and reconstructions", rd.RECONSTRUCTIONS))
 
     shown = slice(0, SCATTER_EXAMPLES)
-    loc = np.asarray(model.encode(x_test[shown]).mean())
+    loc = np.asarray(model.embed(x_test[shown]))
     labels = None if data.y_test is None else data.y_test[shown]
     names = fashion_mnist.CLASS_NAMES if data.name == "fashion_mnist" else None
     fig = plotting.latent_scatter(loc, labels, class_names=names)
@@ -110,6 +110,7 @@ def _describe(config, data):
         f"latent {config.get('latent_dim')}",
         f"{config.get('likelihood')} likelihood",
         _prior_text(config),
+        _posterior_text(config),
         _objective_text(config),
         f"{config.get('epochs')} epochs, batch {config.get('batch_size')}",
     ]
@@ -127,6 +128,13 @@ def _prior_text(config):
     default = {"mixture": 10, "vamp": 500}.get(prior)
     k = config.get("prior_components") or default
     return {"mixture": f"Gaussian-mixture prior ({k} components)", "vamp": f"VampPrior ({k} pseudo-inputs)"}[prior]
+
+
+def _posterior_text(config):
+    posterior = config.get("posterior", "normal")
+    if posterior == "iaf":
+        return f"IAF posterior ({config.get('iaf_steps') or 2} flow steps)"
+    return {"normal": "diagonal Gaussian posterior", "full": "full-covariance Gaussian posterior"}[posterior]
 
 
 def _objective_text(config):

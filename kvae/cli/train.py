@@ -114,6 +114,8 @@ def _check_arguments(args, data, out):
 def _check_parts(args):
     if args.prior == "normal" and args.prior_components is not None:
         raise ValueError("--prior-components needs --prior mixture or vamp, received: --prior normal")
+    if args.posterior != "iaf" and args.iaf_steps is not None:
+        raise ValueError(f"--iaf-steps needs --posterior iaf, received: --posterior {args.posterior}")
     if args.objective != "iwae":
         for flag, value in (("--iw-train-samples", args.iw_train_samples), ("--iw-gradient", args.iw_gradient)):
             if value is not None:
@@ -134,6 +136,12 @@ def _prior(args):
     if args.prior == "vamp" and args.likelihood != "bernoulli":
         options["clip"] = None  # pseudo-inputs live where the data does
     return kvae.priors.get(args.prior, **options)
+
+
+def _posterior(args):
+    if args.posterior == "iaf" and args.iaf_steps is not None:
+        return kvae.posteriors.IAF(num_steps=args.iaf_steps)
+    return args.posterior
 
 
 def _objective(args):
@@ -168,6 +176,7 @@ def _make_model(args, data, strategy, steps):
             free_bits=args.free_bits,
             dtype=args.dtype_policy,
             prior=_prior(args),
+            posterior=_posterior(args),
             objective=_objective(args),
         )
         steps_per_execution = args.steps_per_execution
@@ -221,7 +230,10 @@ def _publish(model, out, strategy, backup_dir, chief):
 
 def _parts(model):
     """The model's parts, as plain names and numbers for metrics.json."""
-    parts = {"prior": type(model.prior_layer).__name__, "objective": type(model.objective).__name__}
+    parts = {"prior": type(model.prior_layer).__name__, "posterior": type(model.posterior_layer).__name__,
+             "objective": type(model.objective).__name__}
+    if hasattr(model.posterior_layer, "num_steps"):
+        parts["iaf_steps"] = model.posterior_layer.num_steps
     if hasattr(model.prior_layer, "num_components"):
         parts["prior_components"] = model.prior_layer.num_components
     if hasattr(model.objective, "num_samples"):

@@ -15,7 +15,7 @@ ENDPOINTS = ("encode", "decode", "reconstruct")
 
 
 class _Parameters(keras.layers.Layer):
-    """Applies `fn` to a network's output; tracks `owner` (a likelihood with weights) for export."""
+    """Applies `fn` to a network's output; tracks `owner` (a part with weights) for export."""
 
     def __init__(self, fn, owner=None, **kwargs):
         super().__init__(**kwargs)
@@ -32,9 +32,11 @@ class _Parameters(keras.layers.Layer):
 def endpoint_model(model, endpoint="encode"):
     """A functional `keras.Model` computing one deterministic endpoint of `model`.
 
-    - `"encode"`: `x` → `{"mean", "stddev"}` of q(z|x);
+    - `"encode"`: `x` → the posterior's parameters (`posterior_layer.outputs`:
+      `{"mean", "stddev"}` for the diagonal Gaussian);
     - `"decode"`: `z` → the likelihood's parameters (`logits`/`probs` or `mean`/`stddev`);
-    - `"reconstruct"`: `x` → `{"reconstruction"}`, the mean of p(x|z) at z = E[q(z|x)].
+    - `"reconstruct"`: `x` → `{"reconstruction"}`, the mean of p(x|z) at the
+      posterior's location z (`VAE.embed`).
 
     The outputs are float32 and equal the SavedModel signatures of the same names.
 
@@ -54,8 +56,10 @@ def endpoint_model(model, endpoint="encode"):
         raise ValueError(f"`endpoint` must be one of {list(ENDPOINTS)}, received: {endpoint!r}")
 
     def posterior(params):
-        posterior = model.posterior_from_params(params).distribution
-        return {"mean": posterior.loc, "stddev": posterior.scale}
+        return model.posterior_layer.outputs(model.posterior_from_params(params))
+
+    def location(params):
+        return model.posterior_layer.location(model.posterior_from_params(params))
 
     def likelihood(params):
         return model.likelihood.parameters(tf.cast(params, model.distribution_dtype))
@@ -69,9 +73,11 @@ def endpoint_model(model, endpoint="encode"):
         outputs = _Parameters(likelihood, model.likelihood, name="likelihood_parameters")(model.decoder(z))
         return keras.Model(z, outputs, name="decode")
     x = keras.Input(tuple(model.event_shape), name="x")
-    encoded = _Parameters(posterior, name="posterior_parameters")(model.encoder(x))
+    params = model.encoder(x)
     if endpoint == "encode":
-        return keras.Model(x, encoded, name="encode")
-    decoded = model.decoder(encoded["mean"])
+        return keras.Model(x, _Parameters(posterior, model.posterior_layer, name="posterior_parameters")(params),
+                           name="encode")
+    z = _Parameters(location, model.posterior_layer, name="posterior_location")(params)
+    decoded = model.decoder(z)
     outputs = _Parameters(reconstruction, model.likelihood, name="reconstruction")(decoded)
     return keras.Model(x, outputs, name="reconstruct")

@@ -29,9 +29,13 @@ def input_specs(model):
 def build_archive(model, score_samples=100):
     """Returns an `ExportArchive` with every kvae signature, all returning dicts.
 
-    - `encode`: x → `mean`, `stddev` of q(z|x) (also `serving_default`).
+    - `encode`: x → q(z|x)'s parameters (also `serving_default`): `mean` and
+      `stddev` (marginal) for the Gaussian posteriors, with `scale_tril` for
+      the full-covariance one; `location` (z at zero noise), `base_mean` and
+      `base_stddev` for the flow.
     - `decode`: z → the likelihood's parameters (`logits`/`probs` or `mean`/`stddev`).
-    - `reconstruct`: x → `reconstruction`, the mean of p(x|z) at z = E[q(z|x)].
+    - `reconstruct`: x → `reconstruction`, the mean of p(x|z) at the
+      posterior's location (its mean for the Gaussians).
     - `generate`: seed → `sample` (mean of p(x|z), z from the prior with that
       seed, stateless) and its `z`.
     - `score`: x → `neg_elbo` and `log_likelihood` from `score_samples`
@@ -67,8 +71,7 @@ def build_archive(model, score_samples=100):
         return checked(z, "z", [None, model.latent_dim])
 
     def encode(x):
-        posterior = model.encode(checked_x(x)).distribution
-        return {"mean": posterior.loc, "stddev": posterior.scale}
+        return model.posterior_layer.outputs(model.encode(checked_x(x)))
 
     def decode(z):
         return model.likelihood.parameters(model.decoder_params(checked_z(z)))

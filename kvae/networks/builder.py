@@ -2,6 +2,7 @@
 
 from kvae import checks
 from kvae import likelihoods as likelihoods_lib
+from kvae import posteriors as posteriors_lib
 from kvae.model import VAE
 from kvae.networks.conv import conv_decoder, conv_encoder
 from kvae.networks.mlp import mlp_decoder, mlp_encoder
@@ -67,12 +68,14 @@ def build_vae(
     input_shape = tuple(int(d) for d in input_shape)
     likelihood = likelihoods_lib.get(likelihood)
     params_shape = likelihood.params_shape(input_shape)
+    posterior = posteriors_lib.get(posterior, dtype=dtype)
+    params_size = sum(posterior.params_sizes(latent_dim))
     if architecture == "mlp":
-        encoder = mlp_encoder(input_shape, latent_dim, hidden_units, dtype=dtype)
+        encoder = mlp_encoder(input_shape, latent_dim, hidden_units, dtype=dtype, params_size=params_size)
         decoder = mlp_decoder(latent_dim, params_shape, hidden_units[::-1], dtype=dtype)
     else:
         filters = tuple(filters)
-        encoder = conv_encoder(input_shape, latent_dim, filters, hidden_units, dtype=dtype)
+        encoder = conv_encoder(input_shape, latent_dim, filters, hidden_units, dtype=dtype, params_size=params_size)
         decoder = conv_decoder(latent_dim, params_shape, filters[::-1], hidden_units[::-1], dtype=dtype)
     return VAE(
         encoder, decoder, latent_dim, likelihood=likelihood, beta=beta, seed=seed,

@@ -4,24 +4,28 @@ import keras
 import tensorflow as tf
 
 
-def check_networks(encoder, decoder, latent_dim, likelihood, input_shape):
-    """Raises a clear error unless the networks fit `latent_dim` and the likelihood.
+def check_networks(encoder, decoder, latent_dim, likelihood, input_shape, params_sizes=None):
+    """Raises a clear error unless the networks fit `latent_dim`, the posterior and the likelihood.
 
-    The encoder must map `input_shape` to one `[batch, 2 * latent_dim]` tensor or
-    two `[batch, latent_dim]` ones; the decoder must map z to
+    The encoder must map `input_shape` to one `[batch, sum(params_sizes)]`
+    tensor or one `[batch, size]` tensor per entry of `params_sizes` (the
+    posterior's parameter blocks; default: the diagonal Gaussian's
+    `(latent_dim, latent_dim)`); the decoder must map z to
     `likelihood.params_shape(event_shape)` per example.
     """
+    L = latent_dim
+    sizes = tuple(params_sizes or (L, L))
     enc = encoder.compute_output_spec(keras.KerasTensor(input_shape))
     shapes = [tuple(t.shape) for t in tf.nest.flatten(enc)]
-    L = latent_dim
     if len(shapes) == 1:
-        ok = len(shapes[0]) == 2 and shapes[0][-1] == 2 * L
+        ok = len(shapes[0]) == 2 and shapes[0][-1] == sum(sizes)
     else:
-        ok = len(shapes) == 2 and all(len(s) == 2 and s[-1] == L for s in shapes)
+        ok = len(shapes) == len(sizes) and all(len(s) == 2 and s[-1] == n for s, n in zip(shapes, sizes))
     if not ok:
+        blocks = " and ".join(f"(batch, {n})" for n in sizes)
         raise ValueError(
-            f"`encoder` must output one tensor of shape (batch, 2 * latent_dim) = "
-            f"(batch, {2 * L}) or two of shape (batch, {L}), for inputs of shape "
+            f"`encoder` must output one tensor of shape (batch, {sum(sizes)}) or {len(sizes)} of shapes "
+            f"{blocks} (the posterior's parameters for latent_dim={L}), for inputs of shape "
             f"{input_shape}; received output shapes {shapes}"
         )
     event_shape = tuple(input_shape[1:])

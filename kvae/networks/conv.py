@@ -13,8 +13,13 @@ def _check_image_shape(input_shape):
         )
 
 
-def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=(256,), name="encoder", dtype=None):
-    """Builds x → [loc, scale_param]: stride-2 convolutions, then `Dense` layers.
+def conv_encoder(
+    input_shape, latent_dim, filters=(32, 64), hidden_units=(256,), name="encoder", dtype=None, params_size=None
+):
+    """Builds x → the posterior's parameters: stride-2 convolutions, then `Dense` layers.
+
+    The output is one tensor `[batch, params_size]`, by default `[loc,
+    scale_param]` of the diagonal Gaussian (`2 * latent_dim`).
 
     Args:
         input_shape: tuple of int. `(height, width, channels)`.
@@ -24,6 +29,7 @@ def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=(256,),
         name: str. Model name.
         dtype: str, `keras.DTypePolicy` or None. Dtype policy of the layers
             (e.g. `"mixed_bfloat16"`; None: Keras' global policy).
+        params_size: int or None. Width of the output (None: `2 * latent_dim`).
 
     Example:
 
@@ -39,7 +45,7 @@ def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=(256,),
     h = keras.layers.Flatten(dtype=dtype)(h)
     for i, units in enumerate(hidden_units):
         h = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}", dtype=dtype)(h)
-    outputs = keras.layers.Dense(2 * latent_dim, name="posterior_params", dtype=dtype)(h)
+    outputs = keras.layers.Dense(params_size or 2 * latent_dim, name="posterior_params", dtype=dtype)(h)
     return keras.Model(inputs, outputs, name=name, dtype=dtype)
 
 

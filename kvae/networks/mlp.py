@@ -5,8 +5,14 @@ import math
 import keras
 
 
-def mlp_encoder(input_shape, latent_dim, hidden_units=(400,), activation="relu", name="encoder", dtype=None):
-    """Builds x → [loc, scale_param] (one tensor `[batch, 2 * latent_dim]`).
+def mlp_encoder(
+    input_shape, latent_dim, hidden_units=(400,), activation="relu", name="encoder", dtype=None, params_size=None
+):
+    """Builds x → the posterior's parameters, one tensor `[batch, params_size]`.
+
+    By default `[loc, scale_param]` of the diagonal Gaussian
+    (`params_size = 2 * latent_dim`); `kvae.build_vae` passes its posterior's
+    `sum(params_sizes(latent_dim))`.
 
     Args:
         input_shape: tuple of int. Shape of one example (flattened inside).
@@ -16,6 +22,7 @@ def mlp_encoder(input_shape, latent_dim, hidden_units=(400,), activation="relu",
         name: str. Model name.
         dtype: str, `keras.DTypePolicy` or None. Dtype policy of the layers
             (e.g. `"mixed_bfloat16"`; None: Keras' global policy).
+        params_size: int or None. Width of the output (None: `2 * latent_dim`).
 
     Example:
 
@@ -28,7 +35,7 @@ def mlp_encoder(input_shape, latent_dim, hidden_units=(400,), activation="relu",
     h = keras.layers.Flatten(dtype=dtype)(inputs)
     for i, units in enumerate(hidden_units):
         h = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}", dtype=dtype)(h)
-    outputs = keras.layers.Dense(2 * latent_dim, name="posterior_params", dtype=dtype)(h)
+    outputs = keras.layers.Dense(params_size or 2 * latent_dim, name="posterior_params", dtype=dtype)(h)
     return keras.Model(inputs, outputs, name=name, dtype=dtype)
 
 

@@ -21,6 +21,7 @@ parser.add_argument("--examples", type=int, default=20)
 parser.add_argument("--batch-size", type=int, default=8)
 parser.add_argument("--beta-warmup", type=int, default=0, help="steps of a kvae.schedules.Warmup of beta (0: none)")
 parser.add_argument("--prior", default="normal", help="normal, mixture or vamp (3 components)")
+parser.add_argument("--posterior", default="normal", help="normal, full or iaf (1 step, 8 hidden units)")
 parser.add_argument("--iwae", default=None, help="reparam or dreg: the IWAE objective with 3 samples (default: ELBO)")
 args = parser.parse_args()
 
@@ -49,7 +50,9 @@ with strategy.scope():
     beta = kvae.schedules.Warmup(args.beta_warmup) if args.beta_warmup else 1.0
     prior = kvae.priors.get(args.prior, **({"num_components": 3, "seed": 2} if args.prior != "normal" else {}))
     objective = kvae.objectives.IWAE(3, gradient=args.iwae) if args.iwae else kvae.objectives.ELBO(beta)
-    model = kvae.build_vae((4, 4, 1), 3, hidden_units=(8,), seed=1, prior=prior, objective=objective)
+    posterior = kvae.posteriors.IAF(1, hidden_units=8, context_units=2) if args.posterior == "iaf" else args.posterior
+    model = kvae.build_vae((4, 4, 1), 3, hidden_units=(8,), seed=1, prior=prior, posterior=posterior,
+                           objective=objective)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
 dataset = kvae.data.make_dataset(x, args.batch_size, shuffle=True, seed=3, start_epoch=0)
 steps = kvae.data.steps_per_epoch(len(x), args.batch_size)
