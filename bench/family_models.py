@@ -43,8 +43,11 @@ def train_kvae(args):
              "mixture": lambda: kvae.priors.GaussianMixture(args["components"], seed=args["seed"]),
              "vamp": lambda: kvae.priors.VampPrior(args["components"], seed=args["seed"])}[args["prior"]]
     objective = kvae.objectives.IWAE(args["k"]) if args["objective"] == "iwae" else "elbo"
+    posterior = args.get("posterior", "normal")
+    if posterior == "iaf":  # pythae's VAE_IAF defaults: 2 MADEs of 3 × 128 hidden units
+        posterior = kvae.posteriors.IAF(args["iaf_steps"], hidden_units=(args["made_hidden"],) * args["made_layers"])
     vae = kvae.build_vae(x_train.shape[1:], LATENT, hidden_units=(HIDDEN,), seed=args["seed"],
-                         prior=prior() if callable(prior) else prior, objective=objective)
+                         prior=prior() if callable(prior) else prior, posterior=posterior, objective=objective)
     vae.compile(optimizer=keras.optimizers.Adam(1e-3))
     timer = _EpochTimer()
     train = kvae.data.make_dataset(x_train, 128, shuffle=True, seed=args["seed"])
@@ -59,7 +62,7 @@ def train_kvae(args):
 def train_pythae(args):
     """pythae 0.1.2's `VAE`, `IWAE` or `VAMP` with the same networks, in a plain PyTorch loop."""
     import torch
-    from pythae.models import IWAE, VAE, VAMP, IWAEConfig, VAEConfig, VAMPConfig
+    from pythae.models import IWAE, VAE, VAE_IAF, VAMP, IWAEConfig, VAE_IAF_Config, VAEConfig, VAMPConfig
     from pythae.models.base.base_utils import ModelOutput
     from pythae.models.nn import BaseDecoder, BaseEncoder
     from torch import nn
@@ -92,6 +95,10 @@ def train_pythae(args):
     common = {"input_dim": input_dim, "latent_dim": LATENT, "reconstruction_loss": "bce"}
     if args["model"] == "VAE":
         model = VAE(VAEConfig(**common), encoder=Encoder(), decoder=Decoder())
+    elif args["model"] == "VAE_IAF":
+        config = VAE_IAF_Config(**common, n_made_blocks=args["iaf_steps"], n_hidden_in_made=args["made_layers"],
+                                hidden_size=args["made_hidden"])
+        model = VAE_IAF(config, encoder=Encoder(), decoder=Decoder())
     elif args["model"] == "IWAE":
         model = IWAE(IWAEConfig(**common, number_samples=args["k"]), encoder=Encoder(), decoder=Decoder())
     else:
@@ -112,7 +119,8 @@ def train_pythae(args):
         epoch_seconds.append(time.perf_counter() - start)
     model.eval()
     start = time.perf_counter()
-    per_example = _pythae_scores(model, np.transpose(x_test, (0, 3, 1, 2)), args["iw_samples"], vamp=args["model"] == "VAMP")
+    per_example = _pythae_scores(model, np.transpose(x_test, (0, 3, 1, 2)), args["iw_samples"],
+                                 vamp=args["model"] == "VAMP", iaf=args["model"] == "VAE_IAF")
     np.savez(args["per_example"], **per_example)
     n = len(x_test)
     stderr = lambda v: float(v.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0  # noqa: E731
@@ -124,7 +132,7 @@ def train_pythae(args):
     }
 
 
-def _pythae_scores(model, x_test, iw_samples, vamp, batch=100, chunk=100):
+def _pythae_scores(model, x_test, iw_samples, vamp, iaf=False, batch=100, chunk=100):
     """Per-image −ELBO, KL and IS-NLL of a pythae model, in nats, batched over images and samples."""
     import torch
     from torch.nn import functional as F
@@ -149,12 +157,15 @@ def _pythae_scores(model, x_test, iw_samples, vamp, batch=100, chunk=100):
             def log_weights(k):
                 z = mu + std * torch.randn((k,) + mu.shape)
                 log_q = (-0.5 * ((z - mu) / std) ** 2 - torch.log(std) - half_log_2pi).sum(-1)
+                if iaf:  # pythae's own sampling path: z_T = flow(z_0), log q(z_T) = log q(z_0) − log|det|
+                    flow = model.iaf_flow.inverse(z.reshape(-1, LATENT))
+                    z, log_q = flow.out.reshape(z.shape), log_q - flow.log_abs_det_jac.reshape(k, len(x))
                 recon = model.decoder(z.reshape(-1, LATENT))["reconstruction"].reshape(k, len(x), -1)
                 log_px = -F.binary_cross_entropy(recon, flat_x.expand(k, -1, -1), reduction="none").sum(-1)
                 return log_px, log_p_z(z.reshape(-1, LATENT)).reshape(k, len(x)), log_q
 
             log_px, log_p, log_q = log_weights(1)
-            if vamp:
+            if vamp or iaf:
                 kl_batch = (log_q - log_p)[0]
             else:
                 kl_batch = -0.5 * (1 + log_var - mu**2 - log_var.exp()).sum(-1)
