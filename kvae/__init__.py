@@ -8,6 +8,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from kvae import bounds  # noqa: E402
 from kvae import callbacks  # noqa: E402
 from kvae import checks  # noqa: E402
+from kvae import conditions  # noqa: E402
 from kvae import data  # noqa: E402
 from kvae import distribute  # noqa: E402
 from kvae import evaluation  # noqa: E402
@@ -28,4 +29,4 @@ from kvae.networks import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "bounds", "callbacks", "checks", "data", "distribute", "evaluation", "execution", "export", "layers", "likelihoods", "metrics", "networks", "objectives", "optimizers", "plotting", "posteriors", "priors", "schedules", "__version__"]
+__all__ = ["VAE", "build_vae", "bounds", "callbacks", "checks", "conditions", "data", "distribute", "evaluation", "execution", "export", "layers", "likelihoods", "metrics", "networks", "objectives", "optimizers", "plotting", "posteriors", "priors", "schedules", "__version__"]

@@ -10,7 +10,7 @@ import tensorflow as tf
 from kvae import distribute
 
 
-def terms_given_noise(model, x, posterior, epsilon, training=False):
+def terms_given_noise(model, x, posterior, epsilon, training=False, condition=None):
     """The ELBO's terms at the reparameterised z for a given posterior q(z|x) and noise ε.
 
     Args:
@@ -19,6 +19,7 @@ def terms_given_noise(model, x, posterior, epsilon, training=False):
         posterior: q(z|x), `model.encode(x)`.
         epsilon: tensor `[batch, latent_dim]` of standard normal noise.
         training: bool. Passed to the decoder.
+        condition: the conditional VAE's condition `[batch, ...]` (`model.condition`), or None.
 
     Returns:
         `(reconstruction, kl_per_dim, location)`: −log p(x|z) `[batch]`, the KL
@@ -30,7 +31,7 @@ def terms_given_noise(model, x, posterior, epsilon, training=False):
         the single-sample estimate log q(z|x) − log p(z) at the same z.
     """
     z, log_q = model.posterior_layer.sample_given_noise(posterior, epsilon)
-    reconstruction = -model.likelihood.log_prob(model.decoder_params(z, training=training), x)
+    reconstruction = -model.likelihood.log_prob(model.decoder_params(z, training, condition), x)
     return reconstruction, kl_terms(model, posterior, z, log_q), model.posterior_layer.location(posterior)
 
 
@@ -42,10 +43,10 @@ def kl_terms(model, posterior, z, log_q):
     return (log_q - model.prior.log_prob(z))[..., tf.newaxis]
 
 
-def sample_terms(model, x, training=False):
+def sample_terms(model, x, training=False, condition=None):
     """`terms_given_noise` at noise ε from the model's seed generator (`draw_noise`)."""
-    posterior = model.encode(x, training=training)
-    return terms_given_noise(model, x, posterior, draw_noise(model, x), training=training)
+    posterior = model.encode(x, training, condition)
+    return terms_given_noise(model, x, posterior, draw_noise(model, x), training, condition)
 
 
 def draw_noise(model, x, num_samples=None):
@@ -63,16 +64,25 @@ def draw_noise(model, x, num_samples=None):
     return tf.transpose(noise, [1, 0, 2])
 
 
-def log_weights(model, x, z, log_q):
+def log_weights(model, x, z, log_q, condition=None):
     """log p(x|z) + log p(z) − log q(z|x) `[k, batch]` for samples z `[k, batch, latent_dim]`.
 
     `log_q` `[k, batch]` is log q(z|x) at the samples (from
     `posterior_layer.sample_given_noise`, or a held copy's density for the
-    DReG estimator). Also returns log p(x|z) `[k, batch]`.
+    DReG estimator). `condition` (a conditional VAE's, `[batch, ...]`) is
+    repeated for each sample. Also returns log p(x|z) `[k, batch]`.
     """
     num_samples, batch = tf.shape(z)[0], tf.shape(z)[1]
     flat_z = tf.reshape(z, [-1, model.latent_dim])
-    multiples = tf.concat([[num_samples], tf.ones([len(x.shape)], tf.int32)], axis=0)
-    flat_x = tf.reshape(tf.tile(x[tf.newaxis], multiples), tf.concat([[-1], tf.shape(x)[1:]], axis=0))
-    log_px_z = tf.reshape(model.likelihood.log_prob(model.decoder_params(flat_z), flat_x), [num_samples, batch])
+    flat_x = _repeat(x, num_samples)
+    flat_c = None if condition is None else _repeat(condition, num_samples)
+    log_px_z = tf.reshape(
+        model.likelihood.log_prob(model.decoder_params(flat_z, labels=flat_c), flat_x), [num_samples, batch]
+    )
     return log_px_z + model.prior.log_prob(z) - log_q, log_px_z
+
+
+def _repeat(t, num_samples):
+    # [batch, ...] → [num_samples * batch, ...], sample-major (as z is flattened).
+    multiples = tf.concat([[num_samples], tf.ones([len(t.shape)], tf.int32)], axis=0)
+    return tf.reshape(tf.tile(t[tf.newaxis], multiples), tf.concat([[-1], tf.shape(t)[1:]], axis=0))

@@ -112,6 +112,23 @@ def step_outputs(logs):
     return {name: tf.reshape(value, [1]) for name, value in logs.items()}
 
 
+def first_replica_batch(batch):
+    """A distributed batch's first-replica part, element by element (plain values pass through).
+
+    Keras 3.15 peeks at the first batch of a `fit` under a strategy to build
+    the model symbolically, reducing it with `strategy.reduce("MEAN", batch)`;
+    under `MultiWorkerMirroredStrategy` that fails for a nested batch such as
+    a conditional VAE's `(x, y)` ("Attempt to convert a value (PerReplica...)").
+    The peek only needs shapes and dtypes, which one replica's part has.
+    """
+    def first(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return tf.distribute.get_strategy().experimental_local_results(value)[0]
+        return value
+
+    return tf.nest.map_structure(first, batch)
+
+
 def global_batch_mean(values, sample_weight=None):
     """Σ values / (examples in the *global* batch), for per-replica losses.
 

@@ -13,14 +13,15 @@ import tensorflow as tf
 
 from kvae import bounds
 from kvae import checks
+from kvae import conditions
 from kvae.metrics import ActiveUnits
 
 # Decoder rows evaluated at once by `log_likelihood` (examples × samples).
 LOG_LIKELIHOOD_ROWS = 16384
 
 
-def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=0):
-    """Importance-weighted estimate of log p(x) per example, in nats.
+def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=0, labels=None):
+    """Importance-weighted estimate of log p(x) per example, in nats (log p(x|y) given `labels`).
 
     With K samples z_k ~ q(z|x),
 
@@ -39,6 +40,7 @@ def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=
             chunk holds about 16k decoder rows).
         seed: int. Seed of the importance samples; same seed, same result.
         verbose: int. 1 shows a Keras progress bar.
+        labels: a conditional VAE's labels for `x` (class ids or one-hot rows).
 
     Returns:
         NumPy array `[n]` of log p(x) estimates (negate for the NLL).
@@ -56,6 +58,7 @@ def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=
     x = np.asarray(x, dtype=model.distribution_dtype)
     model.check_event_shape(x.shape)
     n = len(x)
+    condition = _condition(model, labels, n)
     if batch_size is None:
         batch_size = max(1, min(n, LOG_LIKELIHOOD_ROWS // num_samples, 256))
     chunk = max(1, min(num_samples, LOG_LIKELIHOOD_ROWS // batch_size))
@@ -64,13 +67,14 @@ def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=
     results = []
     for b, start in enumerate(range(0, n, batch_size)):
         batch = tf.constant(x[start : start + batch_size])
+        batch_condition = None if condition is None else tf.constant(condition[start : start + batch_size])
         log_weights = []
         for c, k0 in enumerate(range(0, num_samples, chunk)):
             k = min(chunk, num_samples - k0)
             chunk_seed = tf.random.experimental.stateless_fold_in(
                 tf.random.experimental.stateless_fold_in(base_seed, b), c
             )
-            log_weights.append(log_importance_weights(model, batch, k, chunk_seed))
+            log_weights.append(log_importance_weights(model, batch, k, chunk_seed, batch_condition))
         log_weights = tf.concat(log_weights, axis=0)
         results.append((tf.reduce_logsumexp(log_weights, axis=0) - math.log(num_samples)).numpy())
         if progbar is not None:
@@ -78,7 +82,7 @@ def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=
     return np.concatenate(results) if results else np.zeros([0], model.distribution_dtype)
 
 
-def score(model, x, num_samples=100, seed=0):
+def score(model, x, num_samples=100, seed=0, labels=None):
     """Per-example anomaly scores from `num_samples` posterior samples, in nats.
 
     Returns a dict with `neg_elbo` (−mean of the log importance weights, the
@@ -89,7 +93,7 @@ def score(model, x, num_samples=100, seed=0):
     large data).
     """
     seed = tf.stack([tf.cast(seed, tf.int32), tf.constant(0, tf.int32)])
-    log_weights = log_importance_weights(model, x, num_samples, seed)
+    log_weights = log_importance_weights(model, x, num_samples, seed, model.condition(labels))
     k = tf.cast(num_samples, log_weights.dtype)
     return {
         "neg_elbo": -tf.reduce_mean(log_weights, axis=0),
@@ -98,17 +102,26 @@ def score(model, x, num_samples=100, seed=0):
 
 
 @tf.function(reduce_retracing=True)
-def log_importance_weights(model, x, num_samples, seed):
+def log_importance_weights(model, x, num_samples, seed, condition=None):
     """log p(x|z) + log p(z) − log q(z|x) for `num_samples` z ~ q(z|x) per example: `[k, batch]`.
 
-    `seed` is a stateless `[2]` int32 seed; the model's noise generator is not used.
+    `seed` is a stateless `[2]` int32 seed; the model's noise generator is not
+    used. `condition` is a conditional VAE's (`model.condition(labels)`).
     """
-    posterior = model.encode(x)
+    posterior = model.encode(x, labels=condition)
     epsilon = tf.random.stateless_normal(tf.stack([num_samples, tf.shape(x)[0], model.latent_dim]), seed)
     z, log_q = model.posterior_layer.sample_given_noise(posterior, epsilon)
-    return bounds.log_weights(model, x, z, log_q)[0]
+    return bounds.log_weights(model, x, z, log_q, condition)[0]
 
-def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_example=False):
+
+def _condition(model, labels, n):
+    # A conditional VAE's condition for n examples as a float32 array, checked on the host.
+    if labels is not None and model.conditional and not tf.is_tensor(labels):
+        conditions.check_labels(labels, model.num_classes, model.condition_shape, n)
+    condition = model.condition(labels)
+    return None if condition is None else condition.numpy()
+
+def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_example=False, labels=None):
     """Test-set bounds of a model, in nats and bits/dim, with standard errors over examples.
 
     - `test_neg_elbo`, `test_reconstruction`, `test_kl`: the ELBO's terms, one
@@ -129,6 +142,8 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
         verbose: int. 1 shows a progress bar for the IS-NLL.
         per_example: bool. Also return `"per_example"`: `{"neg_elbo", "kl",
             "nll"}` arrays `[n]`, e.g. for paired comparisons of two models.
+        labels: a conditional VAE's labels for `x`: the bounds are then on
+            log p(x|y).
 
     Returns:
         dict of floats (and ints); `*_stderr` are standard errors of the mean
@@ -148,19 +163,21 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
     base_seed = tf.constant([seed, 1], dtype=tf.int32)  # apart from the importance samples' seeds
     x = np.asarray(x, dtype=model.distribution_dtype)
     model.check_event_shape(x.shape)
+    condition = _condition(model, labels, len(x))
     for b, start in enumerate(range(0, len(x), batch_size)):
         batch = tf.constant(x[start : start + batch_size])
-        posterior = model.encode(batch)  # one encoder pass for all three
+        batch_condition = None if condition is None else tf.constant(condition[start : start + batch_size])
+        posterior = model.encode(batch, labels=batch_condition)  # one encoder pass for all three
         epsilon = tf.random.stateless_normal(
             [len(batch), model.latent_dim], tf.random.experimental.stateless_fold_in(base_seed, b)
         )
-        r, kl_per_dim, loc = bounds.terms_given_noise(model, batch, posterior, epsilon)
+        r, kl_per_dim, loc = bounds.terms_given_noise(model, batch, posterior, epsilon, condition=batch_condition)
         reconstruction.append(r.numpy())
         kl.append(np.sum(kl_per_dim.numpy(), axis=-1))
         units.update_state(loc)
     reconstruction, kl = np.concatenate(reconstruction), np.concatenate(kl)
     neg_elbo = reconstruction + kl
-    nll = -log_likelihood(model, x, num_samples=iw_samples, seed=seed, verbose=verbose)
+    nll = -log_likelihood(model, x, num_samples=iw_samples, seed=seed, verbose=verbose, labels=condition)
     bits = int(np.prod(x.shape[1:])) * math.log(2)
     result = {
         "test_examples": int(len(x)),

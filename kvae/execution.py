@@ -15,6 +15,7 @@ import math
 import keras
 import tensorflow as tf
 
+from kvae import distribute
 from kvae.data import arrays
 
 # Steps per call under "auto". Each call of a Keras step function costs a few
@@ -117,7 +118,7 @@ def _flatten(callbacks):
 class KerasExecution:
     """Mixin for a `keras.Model`: kvae's `steps_per_execution="auto"` and the NumPy fast path.
 
-    The model may define `_check_array(x)`, called on `fit`/`evaluate` data
+    The model may define `_check_array(x, y)`, called on `fit`/`evaluate` data
     before any step runs.
     """
 
@@ -152,9 +153,21 @@ class KerasExecution:
         if hasattr(self, "optimizer") and self.built:
             self.optimizer.build(self.trainable_variables)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras' peek at the first distributed batch, without its whole-batch
+        # reduce that MultiWorkerMirroredStrategy cannot do for an (x, y) pair
+        # (see kvae.distribute.first_replica_batch).
+        if iterator is not None and getattr(self, "_distribute_strategy", None) is not None:
+            with self._distribute_strategy.scope():
+                for _, _, batches in iterator:
+                    data_batch = distribute.first_replica_batch(next(batches))
+                    break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def fit(self, x=None, y=None, *args, **kwargs):
         """Keras' `fit`; NumPy arrays take `make_dataset`'s fast pipeline (see `kvae.data.arrays`)."""
-        self._check_array(x)
+        self._check_array(x, y)
         bound = _bind(keras.Model.fit, self, x, y, *args, **kwargs)
         self._resolve_steps_per_execution(
             bound.get("steps_per_epoch"), bound.get("validation_steps"), callbacks=bound.get("callbacks")
@@ -166,7 +179,7 @@ class KerasExecution:
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """Keras' `evaluate`; NumPy arrays take `make_dataset`'s fast pipeline."""
-        self._check_array(x)
+        self._check_array(x, y)
         if kwargs.get("_use_cached_eval_dataset"):  # fit's own validation: already a dataset
             return super().evaluate(x, y, *args, **kwargs)
         bound = _bind(keras.Model.evaluate, self, x, y, *args, **kwargs)
@@ -183,7 +196,7 @@ class KerasExecution:
             return super().predict(**fast)
         return super().predict(x, *args, **kwargs)
 
-    def _check_array(self, x):
+    def _check_array(self, x, y=None):
         pass
 
     def _resolve_steps_per_execution(self, *epoch_steps, callbacks=None):

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from kvae import bounds
 from kvae import checks
+from kvae import conditions
 from kvae import distribute
 from kvae import execution
 from kvae import likelihoods as likelihoods_lib
@@ -76,6 +77,13 @@ class VAE(execution.KerasExecution, keras.Model):
         objective: str or `kvae.objectives.Objective`. What the train step
             minimises: `"elbo"` (default, with `beta` and `free_bits`) or
             `"iwae"` (`kvae.objectives.IWAE`, the k-sample bound).
+        num_classes: int or None. Makes a conditional VAE on class labels,
+            q(z|x, y) and p(x|z, y) with p(z) unchanged: the encoder takes
+            `[x, y]` and the decoder `[z, y]`, y one-hot `[batch, C]`. `fit`
+            then takes `(x, y)` data (class ids or one-hot rows), and
+            `sample`, `generate`, `log_likelihood`, ... take `labels=`.
+        condition_shape: tuple of int or None. The same for a real-valued
+            condition `[batch, *condition_shape]` (not with `num_classes`).
         **kwargs: standard `keras.Model` arguments (`name`, `dtype`, ...).
 
     The parts are Keras layers the model owns (`prior_layer`,
@@ -116,10 +124,13 @@ class VAE(execution.KerasExecution, keras.Model):
         prior="normal",
         posterior="normal",
         objective="elbo",
+        num_classes=None,
+        condition_shape=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         latent_dim = checks.positive_int(latent_dim, "latent_dim")
+        self.num_classes, self.condition_shape = conditions.check_config(num_classes, condition_shape)
 
         # === Parts ===
         self.encoder = encoder
@@ -145,7 +156,7 @@ class VAE(execution.KerasExecution, keras.Model):
         # === Build ===
         input_shape = contract.known_input_shape(encoder)
         if input_shape is not None:
-            self.build(input_shape)
+            self.build(self._build_shape(input_shape))
 
     def _check_parts(self):
         # Combinations of parts that have no sound meaning get a clear error here, not at trace time.
@@ -154,6 +165,8 @@ class VAE(execution.KerasExecution, keras.Model):
             message = objectives_lib.free_bits_unavailable(prior, posterior)
             if message:
                 raise ValueError(f"{message}: use free_bits=0")
+        if self.conditional and isinstance(prior, priors_lib.VampPrior):
+            raise ValueError("the VampPrior needs an unconditional VAE (its pseudo-inputs have no labels)")
         if not posterior.density_in_closed_form:
             needs = []
             if isinstance(prior, priors_lib.VampPrior):
@@ -166,18 +179,29 @@ class VAE(execution.KerasExecution, keras.Model):
                     f"(\"normal\" or \"full\"), received the {type(posterior).__name__} posterior"
                 )
 
+    def _build_shape(self, x_shape):
+        # A conditional VAE is built (and called, e.g. by Keras' default
+        # SavedModel signature) with {"x": ..., "labels": one-hot rows}.
+        c_shape = conditions.input_shape(self.num_classes, self.condition_shape)
+        x_shape = tuple(x_shape)
+        return x_shape if c_shape is None else {"x": x_shape, "labels": (None, *c_shape)}
+
     def build(self, input_shape):
+        if isinstance(input_shape, dict):
+            input_shape = input_shape["x"]
         input_shape = tuple(input_shape)
+        c_shape = conditions.input_shape(self.num_classes, self.condition_shape)
         if not self.encoder.built:
-            self.encoder.build(input_shape)
+            self.encoder.build(input_shape if c_shape is None else [input_shape, (None, *c_shape)])
         if not self.decoder.built:
-            self.decoder.build((None, self.latent_dim))
+            z_shape = (None, self.latent_dim)
+            self.decoder.build(z_shape if c_shape is None else [z_shape, (None, *c_shape)])
         self.event_shape = tuple(input_shape[1:])
         if not self.posterior_layer.built:
             self.posterior_layer.build((None, self.latent_dim))
         contract.check_networks(
             self.encoder, self.decoder, self.latent_dim, self.likelihood, input_shape,
-            self.posterior_layer.params_sizes(self.latent_dim),
+            self.posterior_layer.params_sizes(self.latent_dim), c_shape,
         )
         if not self.prior_layer.built:
             self.prior_layer.build((None, self.latent_dim), (None,) + self.event_shape)
@@ -187,6 +211,28 @@ class VAE(execution.KerasExecution, keras.Model):
                 f"{self.prior_layer.latent_dim}"
             )
         self.built = True
+
+    @property
+    def conditional(self):
+        """Whether the encoder and decoder take a condition (`num_classes` or `condition_shape`)."""
+        return self.num_classes is not None or self.condition_shape is not None
+
+    def condition(self, labels, argument="labels"):
+        """The networks' float32 condition `[batch, *shape]` from labels (None for an unconditional VAE)."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError(
+                    f"`{argument}` are for a conditional VAE (built with num_classes or condition_shape); "
+                    "this one is unconditional"
+                )
+            return None
+        if labels is None:
+            raise ValueError(
+                f"a conditional VAE needs `{argument}`: class ids or one-hot rows for num_classes="
+                f"{self.num_classes}" if self.num_classes else
+                f"a conditional VAE needs `{argument}`: condition values of shape (batch,) + {self.condition_shape}"
+            )
+        return conditions.to_condition(labels, self.num_classes, self.condition_shape, self.distribution_dtype)
 
     @property
     def beta(self):
@@ -210,45 +256,54 @@ class VAE(execution.KerasExecution, keras.Model):
         """The prior p(z), a float32 `tfd` distribution over `latent_dim` dimensions."""
         return self.prior_layer.distribution(self)
 
-    def encode(self, x, training=False):
-        """Returns the posterior q(z|x), a float32 `tfd` distribution over z (`posterior_layer.distribution`)."""
+    def encode(self, x, training=False, labels=None):
+        """Returns the posterior q(z|x), a float32 `tfd` distribution over z (`posterior_layer.distribution`).
+
+        A conditional VAE takes the `labels` (q(z|x, y)).
+        """
         x = self._as_inputs(x)
         if not self.built:
             # Keras' TF trainer defers building to tracing, and our steps never
             # call self(x): build here so fit/save/export never meet an unbuilt model.
-            self.build((None,) + tuple(x.shape[1:]))
-        return self.posterior_from_params(self.encoder(x, training=training))
+            self.build(self._build_shape((None,) + tuple(x.shape[1:])))
+        c = self.condition(labels)
+        return self.posterior_from_params(self.encoder(x if c is None else [x, c], training=training))
 
     def posterior_from_params(self, params):
         """q(z|x) from the encoder's output (`posterior_layer.distribution`)."""
         return self.posterior_layer.distribution(params)
 
-    def embed(self, x, training=False):
+    def embed(self, x, training=False, labels=None):
         """The posterior's location for each x `[batch, latent_dim]`: its mean for the Gaussian posteriors.
 
         A deterministic embedding (the flow posterior's z at zero noise).
         """
-        return self.posterior_layer.location(self.encode(x, training))
+        return self.posterior_layer.location(self.encode(x, training, labels))
 
-    def decode(self, z, training=False):
-        """Returns the likelihood p(x|z), with one whole example per event."""
-        return self.likelihood.distribution(self.decoder_params(z, training=training))
+    def decode(self, z, training=False, labels=None):
+        """Returns the likelihood p(x|z) (p(x|z, y) given `labels`), with one whole example per event."""
+        return self.likelihood.distribution(self.decoder_params(z, training=training, labels=labels))
 
-    def decoder_params(self, z, training=False):
-        """The decoder's output for z, as float32 likelihood parameters."""
+    def decoder_params(self, z, training=False, labels=None):
+        """The decoder's output for z (and the `labels` of a conditional VAE), as float32 likelihood parameters."""
         z = tf.convert_to_tensor(z, dtype=self.distribution_dtype)
+        c = self.condition(labels)
         # The one cast at the network boundary (a no-op without mixed precision).
-        return tf.cast(self.decoder(z, training=training), self.distribution_dtype)
+        return tf.cast(self.decoder(z if c is None else [z, c], training=training), self.distribution_dtype)
 
     def call(self, inputs, training=False):
-        # `model(x)` and `predict` give the deterministic reconstruction.
+        # `model(x)` and `predict` give the deterministic reconstruction; a
+        # conditional VAE takes `{"x": x, "labels": y}`.
+        if isinstance(inputs, dict):
+            return self.reconstruct(inputs["x"], training=training, labels=inputs.get("labels"))
         return self.reconstruct(inputs, training=training)
 
-    def reconstruct(self, x, training=False):
+    def reconstruct(self, x, training=False, labels=None):
         """Mean of p(x|z) at the posterior's location z (`embed`): a deterministic reconstruction."""
-        return self.decode(self.embed(x, training), training).mean()
+        labels = self.condition(labels)
+        return self.decode(self.embed(x, training, labels), training, labels).mean()
 
-    def sample(self, num_samples, seed=None, mean=True):
+    def sample(self, num_samples, seed=None, mean=True, labels=None):
         """Draws `num_samples` examples from the model.
 
         Args:
@@ -257,14 +312,18 @@ class VAE(execution.KerasExecution, keras.Model):
                 model's seed generator.
             mean: bool. If True, return the mean of p(x|z) for each prior draw z
                 (the usual picture of "samples"); if False, draw x ~ p(x|z).
+            labels: for a conditional VAE, one label per sample (class ids
+                `[num_samples]` or one-hot rows), or one label for all.
         """
         seed = self._stateless_seed(seed)
         z_seed, x_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         z = self.prior.sample(int(num_samples), seed=z_seed)
-        likelihood = self.decode(z)
+        if labels is not None and np.ndim(labels) == (0 if self.num_classes else len(self.condition_shape or ())):
+            labels = np.repeat(np.asarray(labels)[np.newaxis], int(num_samples), axis=0)  # one label for all
+        likelihood = self.decode(z, labels=labels)
         return likelihood.mean() if mean else likelihood.sample(seed=x_seed)
 
-    def generate(self, seeds):
+    def generate(self, seeds, labels=None):
         """One example per seed: the mean of p(x|z) at z drawn from the prior with that seed.
 
         Deterministic (stateless random numbers): the same seed gives the same
@@ -272,18 +331,20 @@ class VAE(execution.KerasExecution, keras.Model):
 
         Args:
             seeds: int64 tensor `[batch]`.
+            labels: the conditional VAE's labels, one per seed: the same
+                (seed, label), the same example.
 
         Returns:
             `(examples, z)`: `[batch, *event_shape]` and `[batch, latent_dim]`.
         """
         z = self.prior_layer.sample_for_seeds(seeds, self)
-        return self.decode(z).mean(), z
+        return self.decode(z, labels=labels).mean(), z
 
-    def score(self, x, num_samples=100, seed=0):
-        """Per-example anomaly scores in nats: `kvae.evaluation.score(self, x, num_samples, seed)`."""
+    def score(self, x, num_samples=100, seed=0, labels=None):
+        """Per-example anomaly scores in nats: `kvae.evaluation.score(self, x, num_samples, seed, labels)`."""
         from kvae import evaluation
 
-        return evaluation.score(self, self._as_inputs(x), num_samples, seed)
+        return evaluation.score(self, self._as_inputs(x), num_samples, seed, labels=labels)
 
     # --- Export -----------------------------------------------------------------
 
@@ -310,13 +371,19 @@ class VAE(execution.KerasExecution, keras.Model):
 
     # --- Training ---------------------------------------------------------------
 
-    def _check_array(self, x):
+    def _check_array(self, x, y=None):
         # NumPy input is checked on the host, once, before any step runs; a
         # tf.data pipeline is the caller's (kvae.data.make_dataset checks its own).
         if isinstance(x, np.ndarray):
             check_examples(x, "x")
             self.check_event_shape(x.shape)
             self.likelihood.check_data(x, "x")
+            if self.conditional:
+                if y is None:
+                    raise ValueError(
+                        "a conditional VAE trains and evaluates on (x, y): pass the labels as `y`, received x alone"
+                    )
+                conditions.check_labels(y, self.num_classes, self.condition_shape, len(x), "y")
 
     @property
     def metrics(self):
@@ -328,7 +395,7 @@ class VAE(execution.KerasExecution, keras.Model):
             self.active_units_tracker,
         ]
 
-    def elbo_terms(self, x, training=False):
+    def elbo_terms(self, x, training=False, labels=None):
         """Per-example reconstruction NLL and KL, each `[batch]`, in nats.
 
         Both are single-sample estimates of the ELBO's terms: the NLL at one
@@ -336,18 +403,23 @@ class VAE(execution.KerasExecution, keras.Model):
         for the global batch and each replica takes its own rows, so an example
         gets the same ε however the batch is split across devices.
         """
-        reconstruction, kl_per_dim, _ = bounds.sample_terms(self, x, training)
+        reconstruction, kl_per_dim, _ = bounds.sample_terms(self, x, training, self.condition(labels))
         return reconstruction, tf.reduce_sum(kl_per_dim, axis=-1)
 
-    def terms_given_noise(self, x, posterior, epsilon, training=False):
-        """The ELBO's terms at z = μ + σ·ε: `kvae.bounds.terms_given_noise`."""
-        return bounds.terms_given_noise(self, x, posterior, epsilon, training=training)
+    def terms_given_noise(self, x, posterior, epsilon, training=False, labels=None):
+        """The ELBO's terms at the reparameterised z for noise ε: `kvae.bounds.terms_given_noise`."""
+        return bounds.terms_given_noise(self, x, posterior, epsilon, training, self.condition(labels))
+
+    def _data_condition(self, y):
+        # The condition of a step's data: its targets for a conditional VAE, nothing otherwise.
+        return self.condition(y, argument="y") if self.conditional else None
 
     def train_step(self, data):
-        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        condition = self._data_condition(y)
         scheduled = self.objective.update(self.optimizer.iterations)
         with tf.GradientTape() as tape:
-            per_example_loss, terms = self.objective.compute(self, x, training=True)
+            per_example_loss, terms = self.objective.compute(self, x, training=True, condition=condition)
             loss = distribute.global_batch_mean(per_example_loss, sample_weight)
             loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.trainable_variables)
@@ -355,8 +427,8 @@ class VAE(execution.KerasExecution, keras.Model):
         return self._update_metrics(per_example_loss, *terms, sample_weight, scheduled)
 
     def test_step(self, data):
-        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        per_example_loss, terms = self.objective.compute(self, x, training=False)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        per_example_loss, terms = self.objective.compute(self, x, training=False, condition=self._data_condition(y))
         return self._update_metrics(per_example_loss, *terms, sample_weight)
 
     def _update_metrics(self, per_example_loss, reconstruction, kl_per_dim, loc, sample_weight, scheduled=None):
@@ -374,14 +446,17 @@ class VAE(execution.KerasExecution, keras.Model):
 
     # --- Evaluation -------------------------------------------------------------
 
-    def log_likelihood(self, x, num_samples=1000, batch_size=None, seed=0, verbose=0):
+    def log_likelihood(self, x, num_samples=1000, batch_size=None, seed=0, verbose=0, labels=None):
         """Importance-weighted estimate of log p(x) per example, in nats (`kvae.evaluation.log_likelihood`).
 
-        Seeded and stateless: it never draws from the training noise generator.
+        For a conditional VAE, log p(x|y) given the `labels`. Seeded and
+        stateless: it never draws from the training noise generator.
         """
         from kvae import evaluation
 
-        return evaluation.log_likelihood(self, x, num_samples, batch_size=batch_size, seed=seed, verbose=verbose)
+        return evaluation.log_likelihood(
+            self, x, num_samples, batch_size=batch_size, seed=seed, verbose=verbose, labels=labels
+        )
 
     # --- Helpers ----------------------------------------------------------------
 
@@ -439,6 +514,8 @@ class VAE(execution.KerasExecution, keras.Model):
                 "prior": keras.saving.serialize_keras_object(self.prior_layer),
                 "posterior": keras.saving.serialize_keras_object(self.posterior_layer),
                 "objective": keras.saving.serialize_keras_object(self.objective),
+                "num_classes": self.num_classes,
+                "condition_shape": self.condition_shape,
             }
         )
         return config

@@ -25,8 +25,11 @@ SCHEDULED = ("beta", "free_bits")
 class Objective(keras.layers.Layer):
     """Base class: a per-example training loss of a `VAE`, and the terms its metrics report."""
 
-    def compute(self, model, x, training=False):
-        """Returns `(per_example_loss [batch], (reconstruction [batch], kl_per_dim [batch, L], loc [batch, L]))`."""
+    def compute(self, model, x, training=False, condition=None):
+        """Returns `(per_example_loss [batch], (reconstruction [batch], kl_per_dim [batch, L], loc [batch, L]))`.
+
+        `condition` is a conditional VAE's `model.condition(y)` for the batch, else None.
+        """
         raise NotImplementedError
 
     # Whether the loss needs the KL of each latent dimension (a closed-form KL).
@@ -99,9 +102,9 @@ class ELBO(Objective):
         # The free-bits floor acts on each dimension's KL.
         return self.free_bits_schedule is not None or float(self.free_bits.numpy()) > 0
 
-    def compute(self, model, x, training=False):
+    def compute(self, model, x, training=False, condition=None):
         """`(per_example_loss, (reconstruction, kl_per_dim, loc))` for a batch `x` of `model`."""
-        reconstruction, kl_per_dim, loc = bounds.sample_terms(model, x, training=training)
+        reconstruction, kl_per_dim, loc = bounds.sample_terms(model, x, training, condition)
         return self.loss(reconstruction, kl_per_dim), (reconstruction, kl_per_dim, loc)
 
     def loss(self, reconstruction, kl_per_dim):
@@ -195,8 +198,8 @@ class IWAE(Objective):
         self.gradient = gradient
         self.built = True
 
-    def compute(self, model, x, training=False):
-        posterior = model.encode(x, training=training)
+    def compute(self, model, x, training=False, condition=None):
+        posterior = model.encode(x, training, condition)
         posterior_layer = model.posterior_layer
         epsilon = bounds.draw_noise(model, x, self.num_samples)
         z, log_q = posterior_layer.sample_given_noise(posterior, epsilon)  # [k, batch, L], [k, batch]
@@ -204,11 +207,11 @@ class IWAE(Objective):
             weights = {}
             z = _times_weights(z, weights)
             held = posterior_layer.stop_gradient(posterior)  # log q with q's parameters held fixed
-            log_w, log_px_z = bounds.log_weights(model, x, z, held.log_prob(z))
+            log_w, log_px_z = bounds.log_weights(model, x, z, held.log_prob(z), condition)
             weights["w"] = tf.stop_gradient(tf.nn.softmax(log_w, axis=0))
             surrogate = -tf.reduce_sum(weights["w"] * log_w, axis=0)
         else:
-            log_w, log_px_z = bounds.log_weights(model, x, z, log_q)
+            log_w, log_px_z = bounds.log_weights(model, x, z, log_q, condition)
             surrogate = None
         neg_bound = -(tf.reduce_logsumexp(log_w, axis=0) - tf.math.log(tf.cast(self.num_samples, log_w.dtype)))
         loss = neg_bound if surrogate is None else (

@@ -58,6 +58,9 @@ def add_train_arguments(p):
                    help="importance samples of --objective iwae (default 5)")
     p.add_argument("--iw-gradient", choices=choices.IW_GRADIENTS, default=None,
                    help="gradient of --objective iwae: reparam (default) or dreg (doubly reparameterised)")
+    p.add_argument("--conditional", action="store_true",
+                   help="a conditional VAE on the data's class labels: q(z|x, y), p(x|z, y); samples.png "
+                        "shows one row per class")
     p.add_argument("--beta", type=arguments.non_negative_float, default=1.0, help="weight of the KL term")
     p.add_argument("--kl-warmup", type=arguments.non_negative_int, default=0, metavar="EPOCHS",
                    help="raise β linearly from 0 to --beta over this many epochs, step by step (default 0: off)")
@@ -113,6 +116,8 @@ def add_sample_arguments(p):
     p.add_argument("--out", type=arguments.png_path, default="samples.png", help="PNG file to write")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--columns", type=arguments.positive_int, default=8)
+    p.add_argument("--label", type=arguments.non_negative_int, default=None,
+                   help="a conditional run's class for every sample (default: one row per class)")
 
 
 def add_export_arguments(p):

@@ -165,6 +165,10 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
     assert "--iw-train-samples needs --objective iwae, received: --objective elbo" in err
     err = _error(["train", "--prior-components", "3", "--out", str(tmp_path / "r")], capsys)
     assert "--prior-components needs --prior mixture or vamp, received: --prior normal" in err
+    np.save(tmp_path / "unlabelled.npy", np.random.default_rng(0).uniform(size=(30, 4)).astype("float32"))
+    err = _error(["train", "--conditional", "--data", str(tmp_path / "unlabelled.npy"), "--out", str(tmp_path / "r")],
+                 capsys)
+    assert "--conditional needs class labels, and --data" in err and "has none (a .npz needs a `y` array)" in err
     err = _error(["train", "--iaf-steps", "3", "--out", str(tmp_path / "r")], capsys)
     assert "--iaf-steps needs --posterior iaf, received: --posterior normal" in err
     err = _error(["train", "--posterior", "iaf", "--prior", "vamp", "--out", str(tmp_path / "r")], capsys)
@@ -196,6 +200,27 @@ def test_train_with_a_vamp_prior_and_the_iwae_objective_records_its_parts(tmp_pa
 
     with pytest.raises(ValueError, match=r"prior: 'vamp' then, 'mixture' now"):
         resume.check_same_run(out / "config.json", dict(config, prior="mixture"))
+
+
+def test_a_conditional_run_samples_one_row_per_class_and_scores_given_the_labels(tmp_path, capsys):
+    out = tmp_path / "conditional"
+    assert main(["train", "--out", str(out), "--conditional", "--posterior", "iaf"] + FAST) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_classes"] == 10 and metrics["posterior"] == "IAF"
+    report = (out / "report.md").read_text()
+    assert "conditional on the class labels" in report
+    assert "## Samples, one row per class, 8 prior draws each (rows 0: 0, 1: 1, 2: 2" in report
+    width, height = Image.open(out / "samples.png").size
+    assert height > width  # 10 rows of 8
+    capsys.readouterr()
+    assert main(["sample", str(out), "--n", "20", "--out", str(tmp_path / "s.png")]) == 0
+    assert "(one row per class, 2 per row)" in capsys.readouterr().out
+    assert main(["sample", str(out), "--n", "4", "--label", "3", "--out", str(tmp_path / "s3.png")]) == 0
+    assert main(["evaluate", str(out), "--iw-samples", "10", "--max-examples", "20"]) == 0
+    assert np.isfinite(json.loads((out / "evaluation.json").read_text())["test_nll"])
+    assert main(["export", str(out), "--to", str(tmp_path / "served")]) == 0
+    err = _error(["sample", str(out), "--label", "10", "--out", str(tmp_path / "x.png")], capsys)
+    assert "--label must be a class in [0, 10), received: 10" in err
 
 
 @pytest.mark.parametrize(

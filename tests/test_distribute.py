@@ -35,12 +35,12 @@ def test_step_outputs_are_unchanged_outside_multi_worker():
 @pytest.mark.e2e
 @pytest.mark.parametrize(
     "examples, batch_size, epochs, warmup, parts",
-    # One step; uneven last batches (8, 8, 4) over 3 epochs, with β warmed up in the step and the
-    # flow posterior; and the VampPrior (the prior itself runs the encoder) with the full-covariance
-    # posterior and the IWAE objective's DReG gradient.
-    [(8, 8, 1, 0, []), (20, 8, 3, 5, ["--posterior", "iaf"]),
+    # One step; uneven last batches (8, 8, 4) over 3 epochs, with β warmed up in the step, the
+    # flow posterior and labels (a conditional VAE); and the VampPrior (the prior itself runs the
+    # encoder) with the full-covariance posterior and the IWAE objective's DReG gradient.
+    [(8, 8, 1, 0, []), (20, 8, 3, 5, ["--posterior", "iaf", "--conditional"]),
      (20, 8, 2, 0, ["--prior", "vamp", "--posterior", "full", "--iwae", "dreg"])],
-    ids=["one-step", "uneven-3-epochs-beta-warmup-iaf", "vamp-full-iwae-dreg"],
+    ids=["one-step", "uneven-3-epochs-beta-warmup-iaf-conditional", "vamp-full-iwae-dreg"],
 )
 def test_mirrored_two_replicas_take_the_same_steps_as_one_device(tmp_path, examples, batch_size, epochs, warmup, parts):
     common = ["--examples", str(examples), "--batch-size", str(batch_size), "--epochs", str(epochs),
@@ -60,9 +60,10 @@ def test_mirrored_two_replicas_take_the_same_steps_as_one_device(tmp_path, examp
 @pytest.mark.e2e
 def test_two_worker_processes_match_each_other_and_one_process(tmp_path):
     # This also guards kvae.distribute.step_outputs: without it both workers fail
-    # with "Invalid reduction dimension 0 for input with 0 dimensions".
+    # with "Invalid reduction dimension 0 for input with 0 dimensions"; and, with a
+    # conditional VAE's (x, y) batches, kvae.distribute.first_replica_batch.
     ports = [str(p) for p in free_ports(2)]
-    common = ["--examples", "20", "--batch-size", "8", "--epochs", "3", "--beta-warmup", "5"]
+    common = ["--examples", "20", "--batch-size", "8", "--epochs", "3", "--beta-warmup", "5", "--conditional"]
     workers = [
         start([sys.executable, str(SCRIPTS / "multi_worker_fit.py"), "--out", str(tmp_path / f"w{i}.npz"),
                "--strategy", "multi_worker", "--workers", *ports, "--index", str(i), *common],

@@ -73,18 +73,22 @@ def test_networks_compute_low_precision_while_distributions_and_metrics_stay_flo
 
 
 @pytest.mark.parametrize("policy", [("mixed_bfloat16", "global")], indirect=True, ids=["mixed_bfloat16"])
-@pytest.mark.parametrize("prior, posterior", [("mixture", "normal"), ("vamp", "full"), ("mixture", "iaf")])
-def test_the_family_stays_float32_under_mixed_precision(policy, prior, posterior):
+@pytest.mark.parametrize("prior, posterior, num_classes",
+                         [("mixture", "normal", None), ("vamp", "full", None), ("mixture", "iaf", 3)])
+def test_the_family_stays_float32_under_mixed_precision(policy, prior, posterior, num_classes):
     model = _build(*policy, prior=kvae.priors.get(prior, num_components=3, seed=0), posterior=posterior,
-                   objective=kvae.objectives.IWAE(3, gradient="reparam" if posterior == "iaf" else "dreg"))
+                   objective=kvae.objectives.IWAE(3, gradient="reparam" if posterior == "iaf" else "dreg"),
+                   num_classes=num_classes)
     assert all(w.dtype == "float32" for w in model.posterior_layer.weights)
     assert model.prior.dtype == tf.float32 and model.prior_layer.variable_dtype == "float32"
     x = uniform_data(16, SHAPE)
-    history = model.fit(x, batch_size=4, epochs=2, verbose=0).history
+    y = None if num_classes is None else np.arange(16) % num_classes
+    history = model.fit(x, y, batch_size=4, epochs=2, verbose=0).history
     assert all(np.isfinite(v).all() for v in history.values())
-    log_px = model.log_likelihood(x, num_samples=8)
+    log_px = model.log_likelihood(x, num_samples=8, labels=y)
     assert log_px.dtype == np.float32 and np.isfinite(log_px).all()
-    assert model.generate(tf.constant([1, 2], tf.int64))[1].dtype == tf.float32
+    labels = None if num_classes is None else [0, 2]
+    assert model.generate(tf.constant([1, 2], tf.int64), labels=labels)[1].dtype == tf.float32
 
 
 @pytest.mark.e2e

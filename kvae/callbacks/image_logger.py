@@ -52,8 +52,10 @@ class ImageLogger(PictureCallback):
         out_dir=None,
         log_dir=None,
         value_range=(0.0, 1.0),
+        labels=None,
     ):
         super().__init__(every=every, out_dir=out_dir, log_dir=log_dir)
+        self.labels = None if labels is None else np.asarray(labels)
         self.x = np.asarray(x, dtype=np.float32)
         if self.x.ndim < 2 or len(self.x) == 0:
             raise ValueError(f"`x` must be a non-empty batch of examples [n, ...], received shape {self.x.shape}")
@@ -65,8 +67,12 @@ class ImageLogger(PictureCallback):
     def pictures(self, epoch):
         from kvae import plotting
 
-        samples = np.asarray(self.model.sample(self.num_samples, seed=self.seed))
-        reconstructions = np.asarray(self.model.reconstruct(self.x))
+        sample_labels = None
+        if self.model.conditional:  # one row per class
+            sample_labels = plotting.class_rows(self.model.num_classes, self.columns)[: self.num_samples]
+        samples = np.asarray(self.model.sample(len(sample_labels) if sample_labels is not None else self.num_samples,
+                                               seed=self.seed, labels=sample_labels))
+        reconstructions = np.asarray(self.model.reconstruct(self.x, labels=self.labels))
         pairs = []
         for start in range(0, len(self.x), self.columns):
             pairs += [self.x[start : start + self.columns], reconstructions[start : start + self.columns]]

@@ -8,7 +8,9 @@ def run(args):
     model, config = rd.load_run(args.run_dir)
     data = kvae.data.load(config.get("data", "digits"), args.data_dir or config.get("data_dir"))
     x = evaluation_examples(data, config.get("binarize", False))[: args.max_examples]
-    result = kvae.evaluation.evaluate(model, x, args.iw_samples, args.batch_size, args.seed, verbose=1)
+    labels = data.y_test[: args.max_examples] if model.conditional else None  # scores log p(x|y)
+    result = kvae.evaluation.evaluate(model, x, args.iw_samples, args.batch_size, args.seed, verbose=1,
+                                      labels=labels)
     rd.write_json(f"{args.run_dir}/{rd.EVALUATION}", result)
     print(
         f"test -ELBO {result['test_neg_elbo']:.2f} ± {result['test_neg_elbo_stderr']:.2f} nats | "

@@ -17,6 +17,8 @@ LATENT = "latent.png"
 MANIFOLD = "manifold.png"
 TRAVERSAL = "traversal.png"
 REPORT = "report.md"
+# Samples per class (per row) in a conditional run's samples.png.
+SAMPLE_COLUMNS = 8
 # Test examples placed in the latent scatter plot.
 SCATTER_EXAMPLES = 2000
 
@@ -47,32 +49,45 @@ def write_report(run_dir, model, data, x_test, seed=0):
     if history:
         plotting.save_training_curves(run_dir / CURVES, history)
         pictures.append(("Training curves", CURVES))
-    plotting.save_samples(run_dir / rd.SAMPLES, np.asarray(model.sample(64, seed=seed)))
-    pictures.append(("Samples (decoder means at 64 prior draws)", rd.SAMPLES))
+    names = _class_names(data)
+    y_test = data.y_test if model.conditional else None
+    if model.conditional:
+        labels = plotting.class_rows(model.num_classes, SAMPLE_COLUMNS)
+        plotting.save_samples(run_dir / rd.SAMPLES, np.asarray(model.sample(len(labels), seed=seed, labels=labels)),
+                              columns=SAMPLE_COLUMNS)
+        rows = ", ".join(f"{c}: {names[c]}" for c in range(model.num_classes))
+        pictures.append((f"Samples, one row per class, {SAMPLE_COLUMNS} prior draws each (rows {rows})", rd.SAMPLES))
+    else:
+        plotting.save_samples(run_dir / rd.SAMPLES, np.asarray(model.sample(64, seed=seed)))
+        pictures.append(("Samples (decoder means at 64 prior draws)", rd.SAMPLES))
     n = min(10, len(x_test))
     plotting.save_grid(
         run_dir / rd.RECONSTRUCTIONS,
-        [x_test[:n], np.asarray(model.reconstruct(x_test[:n]))],
+        [x_test[:n], np.asarray(model.reconstruct(x_test[:n], labels=None if y_test is None else y_test[:n]))],
         titles=["inputs", "reconstructions"],
     )
     pictures.append(("Test inputs and reconstructions", rd.RECONSTRUCTIONS))
 
     shown = slice(0, SCATTER_EXAMPLES)
-    loc = np.asarray(model.embed(x_test[shown]))
+    loc = np.asarray(model.embed(x_test[shown], labels=None if y_test is None else y_test[shown]))
     labels = None if data.y_test is None else data.y_test[shown]
-    names = fashion_mnist.CLASS_NAMES if data.name == "fashion_mnist" else None
-    fig = plotting.latent_scatter(loc, labels, class_names=names)
+    fig = plotting.latent_scatter(loc, labels, class_names=names if data.name == "fashion_mnist" else None)
     plotting.save_png(run_dir / LATENT, plotting.figure_to_image(fig))
     pictures.append((f"Posterior means of {len(loc)} test examples", LATENT))
+    label = 0 if model.conditional else None  # a conditional model's latent pictures are for class 0
+    given = f" given class 0 ({names[0]})" if model.conditional else ""
     if model.latent_dim == 2:
-        plotting.save_png(run_dir / MANIFOLD, plotting.tile(plotting.manifold(model, 15), 15))
-        pictures.append(("Latent manifold (decoder means on a grid of prior quantiles)", MANIFOLD))
+        plotting.save_png(run_dir / MANIFOLD, plotting.tile(plotting.manifold(model, 15, label=label), 15))
+        pictures.append((f"Latent manifold (decoder means on a grid of prior quantiles){given}", MANIFOLD))
     else:
         dims = [int(d) for d in np.argsort(-loc.var(axis=0))[:10]]
         values = np.linspace(-3, 3, 9)
-        plotting.save_png(run_dir / TRAVERSAL, plotting.tile(plotting.traversal(model, dims=dims, values=values), 9))
+        images = plotting.traversal(model, dims=dims, values=values, label=label)
+        plotting.save_png(run_dir / TRAVERSAL, plotting.tile(images, 9))
         listed = ", ".join(str(d) for d in dims)
-        pictures.append((f"Latent traversals: dimensions {listed} (most active first), each from -3 to 3", TRAVERSAL))
+        pictures.append(
+            (f"Latent traversals: dimensions {listed} (most active first), each from -3 to 3{given}", TRAVERSAL)
+        )
 
     lines = [f"# kvae run: {run_dir.name}", ""]
     config = _read_json(run_dir / rd.CONFIG)
@@ -112,6 +127,7 @@ def _describe(config, data):
         _prior_text(config),
         _posterior_text(config),
         _objective_text(config),
+        *(["conditional on the class labels"] if config.get("conditional") else []),
         f"{config.get('epochs')} epochs, batch {config.get('batch_size')}",
     ]
     if config.get("kl_warmup"):
@@ -128,6 +144,13 @@ def _prior_text(config):
     default = {"mixture": 10, "vamp": 500}.get(prior)
     k = config.get("prior_components") or default
     return {"mixture": f"Gaussian-mixture prior ({k} components)", "vamp": f"VampPrior ({k} pseudo-inputs)"}[prior]
+
+
+def _class_names(data):
+    if data.name == "fashion_mnist":
+        return fashion_mnist.CLASS_NAMES
+    top = 0 if data.y_train is None else int(max(data.y_train.max(), data.y_test.max()))
+    return tuple(str(c) for c in range(top + 1))
 
 
 def _posterior_text(config):

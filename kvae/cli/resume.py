@@ -15,7 +15,7 @@ from kvae.callbacks import FiniteBackupAndRestore
 RUN_DEFINING = (
     "data", "data_name", "batch_size", "latent_dim", "hidden", "architecture",
     "likelihood", "beta", "learning_rate", "binarize", "seed", "event_shape", "dtype_policy",
-    "prior", "prior_components", "posterior", "iaf_steps", "objective", "iw_train_samples", "iw_gradient",
+    "prior", "prior_components", "posterior", "iaf_steps", "conditional", "objective", "iw_train_samples", "iw_gradient",
 )
 
 

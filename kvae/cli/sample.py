@@ -8,6 +8,17 @@ from kvae.cli import run_dir as rd
 
 def run(args):
     model, _ = rd.load_run(args.run_dir)
-    samples = np.asarray(model.sample(args.n, seed=args.seed))
-    plotting.save_samples(args.out, samples, columns=args.columns)
-    print(f"wrote {args.n} samples to {args.out}")
+    labels, columns = None, args.columns
+    if args.label is not None:
+        if not model.conditional:
+            raise ValueError(f"--label needs a conditional run (kvae train --conditional); {args.run_dir!r} is not")
+        if args.label >= model.num_classes:
+            raise ValueError(f"--label must be a class in [0, {model.num_classes}), received: {args.label}")
+        labels = np.full(args.n, args.label, np.int64)
+    elif model.conditional:  # one row per class, `n` samples in all
+        columns = max(1, -(-args.n // model.num_classes))
+        labels = plotting.class_rows(model.num_classes, columns)[: args.n]
+    samples = np.asarray(model.sample(args.n, seed=args.seed, labels=labels))
+    plotting.save_samples(args.out, samples, columns=columns)
+    rows = f" (one row per class, {columns} per row)" if labels is not None and args.label is None else ""
+    print(f"wrote {args.n} samples to {args.out}{rows}")

@@ -42,16 +42,16 @@ def run(args):
 
     train_ds = kvae.data.make_dataset(
         data.x_train, args.batch_size, shuffle=True, seed=args.seed,
-        binarize=args.binarize, start_epoch=start_epoch,
+        binarize=args.binarize, start_epoch=start_epoch, labels=data.y_train if args.conditional else None,
     )
     x_test = evaluate.evaluation_examples(data, args.binarize)
-    test_ds = kvae.data.make_dataset(x_test, args.batch_size)
+    test_ds = kvae.data.make_dataset(x_test, args.batch_size, labels=data.y_test if args.conditional else None)
     if chief:
         out.mkdir(parents=True, exist_ok=True)
         rd.write_json(out / rd.CONFIG, config)
         resume.truncate_history(out / rd.HISTORY, start_epoch)
     callbacks = [backup, keras.callbacks.TerminateOnNaN()]
-    callbacks += _callbacks(args, out, steps, x_test, chief)
+    callbacks += _callbacks(args, out, steps, x_test, data.y_test if args.conditional else None, chief)
 
     start = time.perf_counter()
     history = model.fit(
@@ -103,12 +103,21 @@ def _check_arguments(args, data, out):
     if args.binarize and args.likelihood != "bernoulli":
         raise ValueError(f"--binarize needs --likelihood bernoulli, received: {args.likelihood}")
     kvae.likelihoods.get(args.likelihood).check_data(data.x_train, "--data")  # e.g. Bernoulli: [0, 1]
+    if args.conditional and (data.y_train is None or data.y_test is None):
+        raise ValueError(
+            f"--conditional needs class labels, and --data {args.data!r} has none (a .npz needs a `y` array)"
+        )
     _check_parts(args)
     if args.batch_size > len(data.x_train):
         raise ValueError(
             f"--batch-size must be at most the number of training examples ({len(data.x_train)}), "
             f"received: {args.batch_size}"
         )
+
+
+def num_classes(data):
+    """The number of classes of a data set's labels (their largest id + 1)."""
+    return int(max(data.y_train.max(), data.y_test.max())) + 1
 
 
 def _check_parts(args):
@@ -178,6 +187,7 @@ def _make_model(args, data, strategy, steps):
             prior=_prior(args),
             posterior=_posterior(args),
             objective=_objective(args),
+            num_classes=num_classes(data) if args.conditional else None,
         )
         steps_per_execution = args.steps_per_execution
         if steps_per_execution != "auto":
@@ -187,7 +197,7 @@ def _make_model(args, data, strategy, steps):
     return model
 
 
-def _callbacks(args, out, steps, x_test, chief):
+def _callbacks(args, out, steps, x_test, y_test, chief):
     callbacks = []
     if args.kl_warmup:
         # Before the loggers, which then record β.
@@ -200,6 +210,7 @@ def _callbacks(args, out, steps, x_test, chief):
     if args.image_every:
         callbacks.append(kvae.callbacks.ImageLogger(
             x_test[:16], every=args.image_every, seed=args.seed, out_dir=out / "images", log_dir=log_dir,
+            labels=None if y_test is None else y_test[:16],
         ))
     return callbacks
 
@@ -232,6 +243,8 @@ def _parts(model):
     """The model's parts, as plain names and numbers for metrics.json."""
     parts = {"prior": type(model.prior_layer).__name__, "posterior": type(model.posterior_layer).__name__,
              "objective": type(model.objective).__name__}
+    if model.conditional:
+        parts["num_classes"] = model.num_classes
     if hasattr(model.posterior_layer, "num_steps"):
         parts["iaf_steps"] = model.posterior_layer.num_steps
     if hasattr(model.prior_layer, "num_components"):

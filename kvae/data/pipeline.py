@@ -17,8 +17,8 @@ def steps_per_epoch(num_examples, batch_size):
     return math.ceil(num_examples / batch_size)
 
 
-def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False, start_epoch=None):
-    """Returns a batched `tf.data.Dataset` of examples (no labels).
+def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False, start_epoch=None, labels=None):
+    """Returns a batched `tf.data.Dataset` of examples, or of `(x, labels)` pairs.
 
     Two modes:
 
@@ -47,6 +47,8 @@ def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False, start_
         binarize: bool. Replace each value p by a fresh Bernoulli(p) draw in
             every epoch (dynamic binarisation, as for binarised MNIST).
         start_epoch: int or None. First epoch of an endless, epoch-keyed stream.
+        labels: array `[n, ...]` or None. Labels kept with their examples (a
+            conditional VAE's `y`); batches are then `(x, labels)` pairs.
 
     Example:
 
@@ -62,6 +64,11 @@ def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False, start_
         raise ValueError(
             f"`x` must be in [0, 1] to binarize, received values in [{x.min():.4g}, {x.max():.4g}]"
         )
+    if labels is not None:
+        labels = np.asarray(labels)
+        if len(labels) != len(x):
+            raise ValueError(f"`labels` must have one row per example ({len(x)}), received {len(labels)}")
+        x = (x, labels)
     if start_epoch is None:
         ds = _one_pass(x, batch_size, shuffle, binarize, seed)
     else:
@@ -95,7 +102,7 @@ def _one_pass(x, batch_size, shuffle, binarize, seed):
 
 
 def _epoch_stream(x, batch_size, shuffle, binarize, seed, start_epoch):
-    examples = tf.constant(x)
+    examples = tuple(tf.constant(a) for a in x) if isinstance(x, tuple) else tf.constant(x)
     base_seed = tf.constant(0 if seed is None else seed, tf.int64)
     return tf.data.Dataset.range(start_epoch, _LAST_EPOCH).flat_map(
         lambda epoch: _batches(examples, batch_size, shuffle, binarize, tf.stack([base_seed, epoch]))
@@ -126,7 +133,8 @@ def _batches(examples, batch_size, shuffle, binarize, epoch_seed):
         if shuffle == "batch":
             idx = tf.gather(idx, tf.argsort(tf.random.stateless_uniform(tf.shape(idx), seed=batch_seed)))
         if isinstance(examples, tuple):
-            return tuple(None if t is None else tf.gather(t, idx) for t in examples)
+            batch = tuple(None if t is None else tf.gather(t, idx) for t in examples)
+            return ((_binarize(batch[0], batch_seed),) + batch[1:]) if binarize else batch
         batch = tf.gather(examples, idx)
         if binarize:
             batch = _binarize(batch, batch_seed)

@@ -9,7 +9,7 @@ from kvae.export.publish import (
     export_saved_model,
     write_saved_model,
 )
-from kvae.export.signatures import SIGNATURES, build_archive, input_specs
+from kvae.export.signatures import SIGNATURES, build_archive, condition_spec, input_specs
 from kvae.export.warmup import WARMUP_FILE, example_inputs, write_warmup
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "SIGNATURES",
     "WARMUP_FILE",
     "build_archive",
+    "condition_spec",
     "example_inputs",
     "existing_versions",
     "export_saved_model",

@@ -130,6 +130,11 @@ def export_endpoint(model, filepath, format, endpoint="encode", verbose=None, **
             f"have no {model.dtype_policy.compute_dtype} matmuls), received dtype policy "
             f"{model.dtype_policy.name!r}; export a SavedModel instead"
         )
+    if model.conditional:
+        raise ValueError(
+            f"`format={format!r}` endpoints take x or z alone; a conditional VAE's also need its labels, which "
+            "kvae does not convert yet: export a SavedModel (format=\"tf_saved_model\"), whose signatures take them"
+        )
     if format == "onnx":
         try:
             import tf2onnx  # noqa: F401

@@ -16,7 +16,7 @@ def input_specs(model):
     """
     x = tf.TensorSpec([None, *model.event_shape], tf.float32, name="x")
     z = tf.TensorSpec([None, model.latent_dim], tf.float32, name="z")
-    return {
+    specs = {
         "encode": [x],
         "decode": [z],
         "reconstruct": [x],
@@ -24,6 +24,17 @@ def input_specs(model):
         "score": [x],
         "score_k": [x, tf.TensorSpec([None], tf.int32, name="num_samples")],
     }
+    label = condition_spec(model)
+    return specs if label is None else {name: [*inputs, label] for name, inputs in specs.items()}
+
+
+def condition_spec(model):
+    """A conditional VAE's extra input: `label` (int64 class ids `[batch]`) or `condition` (float32), else None."""
+    if model.num_classes is not None:
+        return tf.TensorSpec([None], tf.int64, name="label")
+    if model.condition_shape is not None:
+        return tf.TensorSpec([None, *model.condition_shape], tf.float32, name="condition")
+    return None
 
 
 def build_archive(model, score_samples=100):
@@ -41,8 +52,13 @@ def build_archive(model, score_samples=100):
     - `score`: x → `neg_elbo` and `log_likelihood` from `score_samples`
       importance samples; `score_k` takes `num_samples` per row too (all equal).
 
-    Inputs are checked inside: a wrong feature shape or a NaN/Inf fails with an
-    `InvalidArgument` error that says so.
+    A conditional VAE's signatures all take its label too (`label`, int64
+    class ids `[batch]`, or `condition` values): `generate` with `seed` and
+    `label` gives the same example for the same pair in any process.
+
+    Inputs are checked inside: a wrong feature shape, a NaN/Inf, a label out
+    of range or a label batch that differs from the other input's fails with
+    an `InvalidArgument` error that says so.
     """
     event_shape = list(model.event_shape)
     specs = input_specs(model)
@@ -70,30 +86,49 @@ def build_archive(model, score_samples=100):
     def checked_z(z):
         return checked(z, "z", [None, model.latent_dim])
 
-    def encode(x):
-        return model.posterior_layer.outputs(model.encode(checked_x(x)))
+    def checked_label(label, other, other_name):
+        # None for an unconditional model; else the label, checked against the batch of `other`.
+        if label is None:
+            return None
+        name = "label" if model.num_classes is not None else "condition"
+        checks = [tf.debugging.assert_equal(
+            tf.shape(label)[0], tf.shape(other)[0],
+            message=f"input `{name}` must have one row per row of `{other_name}`")]
+        if model.num_classes is not None:
+            checks += [
+                tf.debugging.assert_non_negative(label, message=f"input `label` must be in [0, {model.num_classes})"),
+                tf.debugging.assert_less(label, tf.constant(model.num_classes, tf.int64),
+                                         message=f"input `label` must be in [0, {model.num_classes})"),
+            ]
+        else:
+            checks.append(tf.debugging.assert_all_finite(label, "input `condition` must hold finite values"))
+        with tf.control_dependencies(checks):
+            return tf.identity(label)
 
-    def decode(z):
-        return model.likelihood.parameters(model.decoder_params(checked_z(z)))
+    def encode(x, label=None):
+        return model.posterior_layer.outputs(model.encode(checked_x(x), labels=checked_label(label, x, "x")))
 
-    def reconstruct(x):
-        return {"reconstruction": model.reconstruct(checked_x(x))}
+    def decode(z, label=None):
+        return model.likelihood.parameters(model.decoder_params(checked_z(z), labels=checked_label(label, z, "z")))
 
-    def generate(seed):
-        sample, z = model.generate(seed)
+    def reconstruct(x, label=None):
+        return {"reconstruction": model.reconstruct(checked_x(x), labels=checked_label(label, x, "x"))}
+
+    def generate(seed, label=None):
+        sample, z = model.generate(seed, labels=checked_label(label, seed, "seed"))
         return {"sample": sample, "z": z}
 
-    def score(x):
-        return model.score(checked_x(x), num_samples=score_samples)
+    def score(x, label=None):
+        return model.score(checked_x(x), num_samples=score_samples, labels=checked_label(label, x, "x"))
 
-    def score_k(x, num_samples):
+    def score_k(x, num_samples, label=None):
         k = num_samples[0]
         checks = [
             tf.debugging.assert_equal(num_samples, k, message="input `num_samples` must be the same in every row"),
             tf.debugging.assert_positive(k, message="input `num_samples` must be >= 1"),
         ]
         with tf.control_dependencies(checks):
-            return model.score(checked_x(x), num_samples=tf.identity(k))
+            return model.score(checked_x(x), num_samples=tf.identity(k), labels=checked_label(label, x, "x"))
 
     functions = {"encode": encode, "decode": decode, "reconstruct": reconstruct,
                  "generate": generate, "score": score, "score_k": score_k}

@@ -5,10 +5,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from kvae.export.signatures import condition_spec
+
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 
 
-def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4):
+def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4, label_spec=None):
     """Valid inputs for every signature (what warm-up and the latency bench send).
 
     Args:
@@ -16,9 +18,11 @@ def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4):
         latent_dim: int. Size of z.
         batch_size: int. Rows per request.
         num_samples: int. K for `score_k`.
+        label_spec: `tf.TensorSpec` or None. A conditional VAE's extra input
+            (`kvae.export.condition_spec(model)`), sent as zeros.
     """
     x = np.full((batch_size,) + tuple(event_shape), 0.5, np.float32)
-    return {
+    inputs = {
         "encode": {"x": x},
         "decode": {"z": np.zeros((batch_size, latent_dim), np.float32)},
         "reconstruct": {"x": x},
@@ -26,6 +30,10 @@ def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4):
         "score": {"x": x},
         "score_k": {"x": x, "num_samples": np.full((batch_size,), num_samples, np.int32)},
     }
+    if label_spec is not None:
+        label = np.zeros((batch_size, *label_spec.shape[1:]), label_spec.dtype.as_numpy_dtype)
+        inputs = {name: {**values, label_spec.name: label} for name, values in inputs.items()}
+    return inputs
 
 
 def write_warmup(saved_model_dir, model, model_name, batch_sizes=(1, 2)):
@@ -40,7 +48,9 @@ def write_warmup(saved_model_dir, model, model_name, batch_sizes=(1, 2)):
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
         for batch_size in batch_sizes:
-            for signature, inputs in example_inputs(model.event_shape, model.latent_dim, batch_size).items():
+            examples = example_inputs(model.event_shape, model.latent_dim, batch_size,
+                                      label_spec=condition_spec(model))
+            for signature, inputs in examples.items():
                 request = predict_pb2.PredictRequest(
                     model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
                 )

@@ -20,6 +20,13 @@ class Likelihood(keras.layers.Layer):
 
     num_params = 1
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # A likelihood makes any weights it has here, so it is built from the start
+        # (under a tf.distribute strategy, Keras would otherwise build the model by
+        # calling it on x alone, which a conditional VAE cannot take).
+        self.built = True
+
     def params_shape(self, event_shape):
         """The decoder output shape (without batch) for data of `event_shape`.
 

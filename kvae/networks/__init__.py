@@ -2,7 +2,7 @@
 
 from kvae.networks.builder import ARCHITECTURES, build_vae
 from kvae.networks.conv import conv_decoder, conv_encoder
-from kvae.networks.mlp import mlp_decoder, mlp_encoder
+from kvae.networks.mlp import mlp_decoder, mlp_encoder, with_condition
 
 __all__ = [
     "ARCHITECTURES",
@@ -11,4 +11,5 @@ __all__ = [
     "conv_encoder",
     "mlp_decoder",
     "mlp_encoder",
+    "with_condition",
 ]

@@ -1,6 +1,7 @@
 """`build_vae`: a ready `VAE` from a data shape and a few hyper-parameters."""
 
 from kvae import checks
+from kvae import conditions
 from kvae import likelihoods as likelihoods_lib
 from kvae import posteriors as posteriors_lib
 from kvae.model import VAE
@@ -25,6 +26,8 @@ def build_vae(
     prior="normal",
     posterior="normal",
     objective="elbo",
+    num_classes=None,
+    condition_shape=None,
 ):
     """Returns a built `kvae.VAE` with matching encoder and decoder.
 
@@ -47,6 +50,8 @@ def build_vae(
             metrics stay float32 (see `kvae.VAE`).
         prior, posterior, objective: the model's parts, by name or instance
             (see `kvae.VAE`).
+        num_classes, condition_shape: make a conditional VAE whose networks
+            also take the label (one-hot) or the condition (see `kvae.VAE`).
 
     Example:
 
@@ -69,15 +74,21 @@ def build_vae(
     likelihood = likelihoods_lib.get(likelihood)
     params_shape = likelihood.params_shape(input_shape)
     posterior = posteriors_lib.get(posterior, dtype=dtype)
+    num_classes, condition_shape = conditions.check_config(num_classes, condition_shape)
+    c_shape = conditions.input_shape(num_classes, condition_shape)
     params_size = sum(posterior.params_sizes(latent_dim))
     if architecture == "mlp":
-        encoder = mlp_encoder(input_shape, latent_dim, hidden_units, dtype=dtype, params_size=params_size)
-        decoder = mlp_decoder(latent_dim, params_shape, hidden_units[::-1], dtype=dtype)
+        encoder = mlp_encoder(input_shape, latent_dim, hidden_units, dtype=dtype, params_size=params_size,
+                              condition_shape=c_shape)
+        decoder = mlp_decoder(latent_dim, params_shape, hidden_units[::-1], dtype=dtype, condition_shape=c_shape)
     else:
         filters = tuple(filters)
-        encoder = conv_encoder(input_shape, latent_dim, filters, hidden_units, dtype=dtype, params_size=params_size)
-        decoder = conv_decoder(latent_dim, params_shape, filters[::-1], hidden_units[::-1], dtype=dtype)
+        encoder = conv_encoder(input_shape, latent_dim, filters, hidden_units, dtype=dtype, params_size=params_size,
+                               condition_shape=c_shape)
+        decoder = conv_decoder(latent_dim, params_shape, filters[::-1], hidden_units[::-1], dtype=dtype,
+                               condition_shape=c_shape)
     return VAE(
         encoder, decoder, latent_dim, likelihood=likelihood, beta=beta, seed=seed,
         free_bits=free_bits, name=name, dtype=dtype, prior=prior, posterior=posterior, objective=objective,
+        num_classes=num_classes, condition_shape=condition_shape,
     )

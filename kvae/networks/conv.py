@@ -4,6 +4,8 @@ import math
 
 import keras
 
+from kvae.networks.mlp import with_condition
+
 
 def _check_image_shape(input_shape):
     if len(input_shape) != 3:
@@ -14,7 +16,8 @@ def _check_image_shape(input_shape):
 
 
 def conv_encoder(
-    input_shape, latent_dim, filters=(32, 64), hidden_units=(256,), name="encoder", dtype=None, params_size=None
+    input_shape, latent_dim, filters=(32, 64), hidden_units=(256,), name="encoder", dtype=None, params_size=None,
+    condition_shape=None,
 ):
     """Builds x → the posterior's parameters: stride-2 convolutions, then `Dense` layers.
 
@@ -30,6 +33,8 @@ def conv_encoder(
         dtype: str, `keras.DTypePolicy` or None. Dtype policy of the layers
             (e.g. `"mixed_bfloat16"`; None: Keras' global policy).
         params_size: int or None. Width of the output (None: `2 * latent_dim`).
+        condition_shape: tuple of int or None. For a conditional VAE: the
+            network takes `[x, c]`; c joins the flattened feature maps.
 
     Example:
 
@@ -43,13 +48,16 @@ def conv_encoder(
     for i, f in enumerate(filters):
         h = keras.layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"conv_{i}", dtype=dtype)(h)
     h = keras.layers.Flatten(dtype=dtype)(h)
+    inputs, h = with_condition(inputs, h, condition_shape, dtype)
     for i, units in enumerate(hidden_units):
         h = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}", dtype=dtype)(h)
     outputs = keras.layers.Dense(params_size or 2 * latent_dim, name="posterior_params", dtype=dtype)(h)
     return keras.Model(inputs, outputs, name=name, dtype=dtype)
 
 
-def conv_decoder(latent_dim, output_shape, filters=(64, 32), hidden_units=(256,), name="decoder", dtype=None):
+def conv_decoder(
+    latent_dim, output_shape, filters=(64, 32), hidden_units=(256,), name="decoder", dtype=None, condition_shape=None
+):
     """Builds z → likelihood parameters `(height, width, channels')`.
 
     Mirrors `conv_encoder`: `Dense` layers, a reshape to the smallest feature
@@ -65,6 +73,8 @@ def conv_decoder(latent_dim, output_shape, filters=(64, 32), hidden_units=(256,)
         name: str. Model name.
         dtype: str, `keras.DTypePolicy` or None. Dtype policy of the layers
             (e.g. `"mixed_bfloat16"`; None: Keras' global policy).
+        condition_shape: tuple of int or None. For a conditional VAE: the
+            network takes `[z, c]`, concatenated.
 
     Example:
 
@@ -77,7 +87,7 @@ def conv_decoder(latent_dim, output_shape, filters=(64, 32), hidden_units=(256,)
     factor = 2 ** len(filters)
     h0, w0 = math.ceil(height / factor), math.ceil(width / factor)
     inputs = keras.Input(shape=(latent_dim,), name="z")
-    h = inputs
+    inputs, h = with_condition(inputs, inputs, condition_shape, dtype)
     for i, units in enumerate(hidden_units):
         h = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}", dtype=dtype)(h)
     first = filters[0] if filters else channels

@@ -116,3 +116,15 @@ def save_samples(path, examples, columns=8):
     """Writes `examples` as a grid of `columns` pictures per row."""
     rows = [examples[i : i + columns] for i in range(0, len(examples), columns)]
     save_grid(path, rows)
+
+
+def class_rows(num_classes, columns=8):
+    """Labels for a grid with one row per class: `[num_classes * columns]`, class c filling row c.
+
+    Example:
+
+    >>> from kvae import plotting
+    >>> plotting.class_rows(3, columns=2).tolist()
+    [0, 0, 1, 1, 2, 2]
+    """
+    return np.repeat(np.arange(int(num_classes), dtype=np.int64), int(columns))

@@ -22,6 +22,7 @@ parser.add_argument("--batch-size", type=int, default=8)
 parser.add_argument("--beta-warmup", type=int, default=0, help="steps of a kvae.schedules.Warmup of beta (0: none)")
 parser.add_argument("--prior", default="normal", help="normal, mixture or vamp (3 components)")
 parser.add_argument("--posterior", default="normal", help="normal, full or iaf (1 step, 8 hidden units)")
+parser.add_argument("--conditional", action="store_true", help="a conditional VAE on 3 classes (labels i % 3)")
 parser.add_argument("--iwae", default=None, help="reparam or dreg: the IWAE objective with 3 samples (default: ELBO)")
 args = parser.parse_args()
 
@@ -52,9 +53,10 @@ with strategy.scope():
     objective = kvae.objectives.IWAE(3, gradient=args.iwae) if args.iwae else kvae.objectives.ELBO(beta)
     posterior = kvae.posteriors.IAF(1, hidden_units=8, context_units=2) if args.posterior == "iaf" else args.posterior
     model = kvae.build_vae((4, 4, 1), 3, hidden_units=(8,), seed=1, prior=prior, posterior=posterior,
-                           objective=objective)
+                           objective=objective, num_classes=3 if args.conditional else None)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
-dataset = kvae.data.make_dataset(x, args.batch_size, shuffle=True, seed=3, start_epoch=0)
+labels = np.arange(args.examples) % 3 if args.conditional else None
+dataset = kvae.data.make_dataset(x, args.batch_size, shuffle=True, seed=3, start_epoch=0, labels=labels)
 steps = kvae.data.steps_per_epoch(len(x), args.batch_size)
 history = model.fit(dataset, epochs=args.epochs, steps_per_epoch=steps, verbose=0)
 np.savez(
