@@ -23,11 +23,14 @@ import numpy as np
 HIDDEN, LATENT = 400, 20
 
 
-def fashion(args):
+def fashion(args, labels=False):
     import kvae
 
     data = kvae.data.load_fashion_mnist(args.get("data_dir"))
-    return data.x_train[: args.get("train_examples")], data.x_test[: args.get("test_examples")]
+    train, test = slice(args.get("train_examples")), slice(args.get("test_examples"))
+    if labels:
+        return data.x_train[train], data.x_test[test], data.y_train[train], data.y_test[test]
+    return data.x_train[train], data.x_test[test]
 
 
 def train_kvae(args):
@@ -37,7 +40,8 @@ def train_kvae(args):
     import kvae
     from bench.references import _EpochTimer
 
-    x_train, x_test = fashion(args)
+    x_train, x_test, y_train, y_test = fashion(args, labels=True)
+    conditional = args.get("conditional", False)
     keras.utils.set_random_seed(args["seed"])
     prior = {"normal": "normal",
              "mixture": lambda: kvae.priors.GaussianMixture(args["components"], seed=args["seed"]),
@@ -47,16 +51,44 @@ def train_kvae(args):
     if posterior == "iaf":  # pythae's VAE_IAF defaults: 2 MADEs of 3 × 128 hidden units
         posterior = kvae.posteriors.IAF(args["iaf_steps"], hidden_units=(args["made_hidden"],) * args["made_layers"])
     vae = kvae.build_vae(x_train.shape[1:], LATENT, hidden_units=(HIDDEN,), seed=args["seed"],
-                         prior=prior() if callable(prior) else prior, posterior=posterior, objective=objective)
+                         prior=prior() if callable(prior) else prior, posterior=posterior, objective=objective,
+                         num_classes=10 if conditional else None)
     vae.compile(optimizer=keras.optimizers.Adam(1e-3))
     timer = _EpochTimer()
-    train = kvae.data.make_dataset(x_train, 128, shuffle=True, seed=args["seed"])
+    train = kvae.data.make_dataset(x_train, 128, shuffle=True, seed=args["seed"], labels=y_train if conditional else None)
     vae.fit(train, epochs=args["epochs"], verbose=0, shuffle=False, callbacks=[timer])
     start = time.perf_counter()
     scores = kvae.evaluation.evaluate(vae, x_test, iw_samples=args["iw_samples"], batch_size=500, seed=0,
-                                      per_example=True)
+                                      per_example=True, labels=y_test if conditional else None)
     np.savez(args["per_example"], **scores.pop("per_example"))
-    return {"epoch_seconds": timer.seconds, "eval_seconds": time.perf_counter() - start, **scores}
+    result = {"epoch_seconds": timer.seconds, "eval_seconds": time.perf_counter() - start, **scores}
+    if conditional:
+        result["generated_class_accuracy"] = _generated_class_accuracy(vae, x_train, y_train, x_test, y_test, args)
+    return result
+
+
+def _generated_class_accuracy(vae, x_train, y_train, x_test, y_test, args, per_class=100):
+    """Does conditioning work? A classifier trained on the real images labels the samples made for class c.
+
+    The classifier is a 784-256-10 MLP (Adam, 5 epochs) on the training images; its accuracy on
+    the real test images is reported beside the fraction of `per_class` samples per class that
+    it assigns to the class they were generated for.
+    """
+    import keras
+
+    keras.utils.set_random_seed(args["seed"])
+    classifier = keras.Sequential([keras.Input(x_train.shape[1:]), keras.layers.Flatten(),
+                                   keras.layers.Dense(256, activation="relu"), keras.layers.Dense(10)])
+    classifier.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                       metrics=["accuracy"])
+    classifier.fit(x_train, y_train, batch_size=128, epochs=5, verbose=0)
+    labels = np.repeat(np.arange(10), per_class)
+    samples = np.asarray(vae.sample(len(labels), seed=args["seed"], labels=labels))
+    predicted = np.argmax(classifier.predict(samples, batch_size=500, verbose=0), axis=-1)
+    by_class = [float(np.mean(predicted[labels == c] == c)) for c in range(10)]
+    return {"accuracy": float(np.mean(predicted == labels)), "by_class": by_class,
+            "classifier_test_accuracy": float(classifier.evaluate(x_test, y_test, verbose=0)[1]),
+            "samples_per_class": per_class}
 
 
 def train_pythae(args):
