@@ -88,7 +88,9 @@ class IAF(Posterior):
         loc, scale_param = blocks[0], blocks[1]
         context = blocks[2] if self.context_units else None
         base = tfd.Independent(tfd.Normal(loc, tf.nn.softplus(scale_param) + MIN_SCALE), 1)
-        return tfd.TransformedDistribution(base, self.flow(context))
+        q = tfd.TransformedDistribution(base, self.flow(context))
+        q.iaf_context = context  # the steps' context h, for `sample_given_noise`
+        return q
 
     def flow(self, context=None):
         """The T steps as one `tfp.bijectors` bijector z₀ → z_T, given the context h."""
@@ -101,11 +103,20 @@ class IAF(Posterior):
         return tfb.Chain(bijectors[::-1])  # Chain applies its last bijector first
 
     def sample_given_noise(self, posterior, epsilon):
+        # The same steps as `flow`, written out so that each MADE runs once per
+        # step for both z_t and log σ_t (the bijector computes them apart).
         base = posterior.distribution
-        z0 = base.distribution.loc + base.distribution.scale * epsilon
-        flow = posterior.bijector
-        z = flow.forward(z0)
-        return z, base.log_prob(z0) - flow.forward_log_det_jacobian(z0, event_ndims=1)
+        z = base.distribution.loc + base.distribution.scale * epsilon
+        log_q = base.log_prob(z)
+        for t, made in enumerate(self.steps):
+            if t:
+                z = tf.reverse(z, axis=[-1])
+            m, g = tf.unstack(made(z, posterior.iaf_context), axis=-2)
+            log_sigma = tf.math.log_sigmoid(g + FORGET_BIAS)
+            sigma = tf.exp(log_sigma)
+            z = sigma * z + (1.0 - sigma) * m
+            log_q = log_q - tf.reduce_sum(log_sigma, axis=-1)
+        return z, log_q
 
     def _base_loc(self, posterior):
         return posterior.distribution.distribution.loc
