@@ -41,7 +41,7 @@ def test_chunks_cover_every_sample_and_example_exactly_once(monkeypatch):
     x = uniform_data(7)
     calls = []
 
-    def constant_weights(model, batch, k, seed):
+    def constant_weights(model, batch, k, seed, condition=None):
         calls.append((len(batch), k))
         return tf.fill([k, len(batch)], -3.0)  # every log weight equal → log p(x) = −3
 

@@ -76,7 +76,7 @@ def uninterrupted_family(tmp_path_factory):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("family", [False, True], ids=["kl-warmup", "vamp-iwae-dreg"])
+@pytest.mark.parametrize("family", [False, True], ids=["iaf-conditional-kl-warmup", "vamp-full-iwae-dreg"])
 def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, request, family):
     args = FAMILY_ARGS if family else ARGS
     uninterrupted = request.getfixturevalue("uninterrupted_family" if family else "uninterrupted")
