@@ -8,6 +8,8 @@ command line.
 
 # kvae.data.NAMES: the data sets `--data` knows by name (or a .npy/.npz path).
 DATA = ("digits", "fashion_mnist")
+# kvae.data.tfrecords.FEATURE_DTYPES
+FEATURE_DTYPES = ("uint8", "float32", "encoded")
 # kvae.networks.ARCHITECTURES
 ARCHITECTURES = ("mlp", "conv")
 # kvae.likelihoods.NAMES

@@ -33,8 +33,29 @@ def build_parser():
 
 def add_train_arguments(p):
     p.add_argument("--data", default="digits",
-                   help=f"{' or '.join(choices.DATA)} (default digits, embedded), or a .npy/.npz path")
+                   help=f"{' or '.join(choices.DATA)} (default digits, embedded), a .npy/.npz file, a folder of "
+                        "images (class sub-folders become labels), TFRecord files (a .tfrecord file or a quoted "
+                        "glob), or a .csv/.parquet table of numeric columns")
+    p.add_argument("--data-test", default=None, metavar="PATH",
+                   help="your own test split (a folder, TFRecord glob or table like --data); default: a fixed, "
+                        "seeded 10%% of --data is held out")
     p.add_argument("--data-dir", default=None, help="folder searched first for Fashion-MNIST IDX files")
+    p.add_argument("--image-size", default=None, metavar="HxW",
+                   help="image folders and TFRecord images: resize to HxW, e.g. 28x28")
+    p.add_argument("--channels", type=int, choices=[1, 3], default=None,
+                   help="image folders and TFRecord images: convert to 1 (grey) or 3 (RGB) channels "
+                        "(folders default to the files' own count, which must agree)")
+    p.add_argument("--feature", default=None, metavar="KEY", help="TFRecords: the feature holding the examples")
+    p.add_argument("--feature-dtype", choices=choices.FEATURE_DTYPES, default=None,
+                   help="TFRecords: uint8 (raw pixel bytes, the default), encoded (PNG/JPEG bytes) or float32 "
+                        "(a float_list)")
+    p.add_argument("--label-feature", default=None, metavar="KEY",
+                   help="TFRecords: an int64 class-id feature (labels, e.g. for --conditional)")
+    p.add_argument("--columns", nargs="+", default=None, metavar="NAME",
+                   help="tables: the numeric columns to model (default: all but --label-column)")
+    p.add_argument("--label-column", default=None, metavar="NAME", help="tables: a column of integer class ids")
+    p.add_argument("--cache", action="store_true",
+                   help="decode a file source once into memory and train from there (fastest, if it fits)")
     p.add_argument("--epochs", type=arguments.positive_int, default=None,
                    help="passes over the training set (default: 100 on digits, 10 otherwise)")
     p.add_argument("--batch-size", type=arguments.positive_int, default=128)
@@ -42,7 +63,9 @@ def add_train_arguments(p):
     p.add_argument("--hidden", type=arguments.positive_int, nargs="+", default=[400],
                    help="units of the hidden layer(s), e.g. --hidden 400 or --hidden 512 256")
     p.add_argument("--architecture", choices=choices.ARCHITECTURES, default="mlp")
-    p.add_argument("--likelihood", choices=choices.LIKELIHOODS, default="bernoulli")
+    p.add_argument("--likelihood", choices=choices.LIKELIHOODS, default=None,
+                   help="p(x|z): bernoulli (default for images and arrays) or gaussian (default for tables: "
+                        "decoder σ) or gaussian_fixed")
     p.add_argument("--prior", choices=choices.PRIORS, default="normal",
                    help="p(z): normal N(0, I), mixture (learned Gaussian mixture) or vamp (VampPrior)")
     p.add_argument("--prior-components", type=arguments.positive_int, default=None, metavar="K",
@@ -89,6 +112,9 @@ def add_train_arguments(p):
     p.add_argument("--backup-dir", default=None,
                    help="where BackupAndRestore keeps the last completed epoch (default: RUN_DIR/backup); "
                         "the same command started again resumes from it")
+    p.add_argument("--backup-every", type=arguments.positive_int, default=None, metavar="STEPS",
+                   help="also back up every STEPS training steps, so a run killed mid-epoch resumes at the last "
+                        "saved step (default: at epoch ends only)")
     # dest differs from the global --verbose (TensorFlow's log lines).
     p.add_argument("--verbose", dest="fit_verbose", type=int, choices=[0, 1, 2], default=None,
                    help="Keras fit verbosity (progress bar)")

@@ -30,7 +30,8 @@ CASES = [
     (["train", "--data", "{tmp}/empty.npy"], "`data` must hold at least one example, received shape (0, 3)"),
     (["train", "--data", "{tmp}/corrupt.npz"], "is not a readable NumPy file"),
     (["train", "--data", "{tmp}/missing.npy"], "`data` file not found"),
-    (["train", "--data", "{tmp}/data.csv"], "`data` must be one of ['digits', 'fashion_mnist'] or a path to a .npy/.npz file"),
+    (["train", "--data", "{tmp}/data.txt"], "`data` must be one of ['digits', 'fashion_mnist'], a .npy/.npz file, "
+                                            "a folder of images, TFRecord files"),
     (["train", "--data", "{tmp}/small.npy", "--architecture", "conv", "--batch-size", "8"], "`input_shape` must be (height, width, channels) for the conv architecture, received: (6,)"),
     (["train", "--data", "fashion_mnist", "--data-dir", "{tmp}/idx"], "train-images-idx3-ubyte is truncated: 8 bytes, its header needs 16"),
     (["train", "--strategy", "multi_worker"], "'multi_worker' needs $TF_CONFIG"),

@@ -168,7 +168,7 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
     np.save(tmp_path / "unlabelled.npy", np.random.default_rng(0).uniform(size=(30, 4)).astype("float32"))
     err = _error(["train", "--conditional", "--data", str(tmp_path / "unlabelled.npy"), "--out", str(tmp_path / "r")],
                  capsys)
-    assert "--conditional needs class labels, and --data" in err and "has none (a .npz needs a `y` array)" in err
+    assert "--conditional needs class labels, and --data" in err and "has none (a .npz needs a `y` array, an image folder class sub-folders" in err
     err = _error(["train", "--iaf-steps", "3", "--out", str(tmp_path / "r")], capsys)
     assert "--iaf-steps needs --posterior iaf, received: --posterior normal" in err
     err = _error(["train", "--posterior", "iaf", "--prior", "vamp", "--out", str(tmp_path / "r")], capsys)

@@ -50,6 +50,7 @@ def test_choices_are_the_library_registries():
     import kvae
 
     assert choices.DATA == kvae.data.NAMES
+    assert choices.FEATURE_DTYPES == kvae.data.tfrecords.FEATURE_DTYPES
     assert choices.ARCHITECTURES == kvae.networks.ARCHITECTURES
     assert choices.LIKELIHOODS == kvae.likelihoods.NAMES
     assert choices.STRATEGIES == kvae.distribute.STRATEGIES

@@ -18,11 +18,20 @@ class FiniteBackupAndRestore(keras.callbacks.BackupAndRestore):
     so a caller can remove it once the trained model is safely saved, as
     `kvae train` does.
 
+    With `save_freq=N` it also backs up every N training steps (and still at
+    every epoch's end), recording in `training_metadata.json` the epoch and
+    the steps of it already done (`"batch"`). Keras itself restores only the
+    epoch; `kvae train --backup-every N` reads the step too and resumes on the
+    batches the epoch had left, so the run ends with the weights of an
+    uninterrupted one. Set `step_offset` to the steps already done when a
+    `fit` starts mid-epoch.
+
     Args:
         backup_dir: str or Path. Where the backup lives; the same folder
             resumes a restarted run.
         double_checkpoint: bool. Also keep the previous epoch's backup.
         delete_checkpoint: bool. Delete the backup when `fit` ends.
+        save_freq: `"epoch"` or int. Also back up every this many steps.
         **kwargs: the rest of `keras.callbacks.BackupAndRestore`'s arguments.
 
     Example:
@@ -36,11 +45,32 @@ class FiniteBackupAndRestore(keras.callbacks.BackupAndRestore):
     2
     """
 
-    def __init__(self, backup_dir, double_checkpoint=True, delete_checkpoint=False, **kwargs):
+    def __init__(self, backup_dir, double_checkpoint=True, delete_checkpoint=False, save_freq="epoch", **kwargs):
         super().__init__(str(backup_dir), double_checkpoint=double_checkpoint,
-                         delete_checkpoint=delete_checkpoint, **kwargs)
+                         delete_checkpoint=delete_checkpoint, save_freq=save_freq, **kwargs)
+        # Steps of the current epoch done before this `fit` began (a run resumed mid-epoch).
+        self.step_offset = 0
+        self._epoch_in_progress = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_in_progress = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch" or not self._should_save_on_batch(batch):
+            return
+        if logs and not math.isfinite(float(logs.get("loss", 0.0))):
+            return
+        # Keras writes {"epoch": _current_epoch, "batch": _last_batch_seen} and restores only the epoch;
+        # here "batch" is the number of steps of that epoch already done, which `kvae train` resumes after.
+        seen = self._last_batch_seen
+        self._current_epoch, self._last_batch_seen = self._epoch_in_progress, self.step_offset + batch + 1
+        self._save_model()
+        self._last_batch_seen = seen
 
     def on_epoch_end(self, epoch, logs=None):
+        self.step_offset = 0
         if logs and not math.isfinite(float(logs.get("loss", 0.0))):
             return  # a diverged epoch: keep the last good backup
-        super().on_epoch_end(epoch, logs)
+        self._current_epoch, self._last_batch_seen = epoch + 1, 0
+        self._save_model()  # also with a step frequency: an epoch's end is a backup
+        self._last_batch_seen = self._batches_seen_since_last_saving = 0

@@ -6,11 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-import kvae
 from kvae import plotting
-from kvae.cli import evaluate
 from kvae.cli import run_dir as rd
-from kvae.data import fashion_mnist
+from kvae.cli import sources
 
 CURVES = "curves.png"
 LATENT = "latent.png"
@@ -27,14 +25,14 @@ SCATTER_EXAMPLES = 2000
 
 def run(args):
     model, config = rd.load_run(args.run_dir)
-    data = kvae.data.load(config.get("data", "digits"), args.data_dir or config.get("data_dir"))
-    x_test = evaluate.evaluation_examples(data, config.get("binarize", False))
-    path = write_report(args.run_dir, model, data, x_test, seed=config.get("seed", 0))
+    data = sources.open_data(config, args.data_dir)
+    x_test, y_test = sources.test_examples(data, config.get("binarize", False), limit=sources.REPORT_EXAMPLES)
+    path = write_report(args.run_dir, model, data, x_test, y_test, seed=config.get("seed", 0))
     print(f"wrote {path}")
     return path
 
 
-def write_report(run_dir, model, data, x_test, seed=0):
+def write_report(run_dir, model, data, x_test, y_test, seed=0):
     """Writes the run's pictures and `report.md`; returns the report's path.
 
     Pictures: `curves.png` (from history.csv), `samples.png` (64 prior
@@ -50,7 +48,8 @@ def write_report(run_dir, model, data, x_test, seed=0):
         plotting.save_training_curves(run_dir / CURVES, history)
         pictures.append(("Training curves", CURVES))
     names = _class_names(data)
-    y_test = data.y_test if model.conditional else None
+    labels_test = y_test
+    y_test = y_test if model.conditional else None
     if model.conditional:
         labels = plotting.class_rows(model.num_classes, SAMPLE_COLUMNS)
         plotting.save_samples(run_dir / rd.SAMPLES, np.asarray(model.sample(len(labels), seed=seed, labels=labels)),
@@ -70,7 +69,7 @@ def write_report(run_dir, model, data, x_test, seed=0):
 
     shown = slice(0, SCATTER_EXAMPLES)
     loc = np.asarray(model.embed(x_test[shown], labels=None if y_test is None else y_test[shown]))
-    labels = None if data.y_test is None else data.y_test[shown]
+    labels = None if labels_test is None else labels_test[shown]
     fig = plotting.latent_scatter(loc, labels, class_names=names if data.name == "fashion_mnist" else None)
     plotting.save_png(run_dir / LATENT, plotting.figure_to_image(fig))
     pictures.append((f"Posterior means of {len(loc)} test examples", LATENT))
@@ -119,7 +118,7 @@ def read_history(path):
 def _describe(config, data):
     shape = "×".join(str(d) for d in data.event_shape)
     parts = [
-        f"data **{config.get('data')}** ({len(data.x_train)} train / {len(data.x_test)} test, {shape}"
+        f"data **{config.get('data')}** ({data.num_train} train / {data.num_test} test, {shape}"
         f"{', binarised' if config.get('binarize') else ''})",
         f"{config.get('architecture', 'mlp')} {'-'.join(str(u) for u in config.get('hidden') or [])} hidden units",
         f"latent {config.get('latent_dim')}",
@@ -147,10 +146,7 @@ def _prior_text(config):
 
 
 def _class_names(data):
-    if data.name == "fashion_mnist":
-        return fashion_mnist.CLASS_NAMES
-    top = 0 if data.y_train is None else int(max(data.y_train.max(), data.y_test.max()))
-    return tuple(str(c) for c in range(top + 1))
+    return tuple(data.class_names) if data.class_names else ("0",)
 
 
 def _posterior_text(config):

@@ -13,7 +13,8 @@ from kvae.callbacks import FiniteBackupAndRestore
 # Options that define the model, the data or the optimisation: a resumed run
 # must use the same ones, or the backup does not belong to it.
 RUN_DEFINING = (
-    "data", "data_name", "batch_size", "latent_dim", "hidden", "architecture",
+    "data", "data_test", "image_size", "channels", "feature", "feature_dtype", "label_feature", "columns",
+    "label_column", "data_name", "batch_size", "latent_dim", "hidden", "architecture",
     "likelihood", "beta", "learning_rate", "binarize", "seed", "event_shape", "dtype_policy",
     "prior", "prior_components", "posterior", "iaf_steps", "conditional", "objective", "iw_train_samples", "iw_gradient",
 )
@@ -60,46 +61,73 @@ def truncate_history(path, start_epoch):
     atomic.write_text(path, buffer.getvalue())
 
 
-def restore(make_model, strategy, backup_dir):
-    """Builds the model and restores the last completed epoch every worker has.
+def restore(make_model, strategy, backup_dir, save_every=None):
+    """Builds the model and restores the last backup every worker has.
 
-    Keras' `BackupAndRestore` keeps the latest epoch and, with
+    Keras' `BackupAndRestore` keeps the latest backup and, with
     `double_checkpoint=True`, the one before (`*.bkp`). Workers killed at
-    slightly different moments can have saved different epochs (one apart at
-    most: each epoch ends in collectives they all join). They agree on the
+    slightly different moments can have saved different steps (one backup
+    apart at most: each ends in collectives they all join). They agree on the
     oldest before anyone builds the model (building is itself a collective:
     MultiWorkerMirroredStrategy broadcasts initial values), and the ones ahead
-    roll back, so all resume from the same epoch with the same weights.
+    roll back, so all resume from the same step with the same weights.
+
+    Args:
+        make_model: callable returning the compiled model.
+        strategy: the `tf.distribute` strategy.
+        backup_dir: Path. This worker's backup folder.
+        save_every: int or None. Also back up every this many steps
+            (`FiniteBackupAndRestore(save_freq=...)`).
 
     Returns:
-        `(model, backup_callback, start_epoch)`.
+        `(model, backup_callback, (epoch, step))`: resume at step `step` of
+        epoch `epoch` (0-based; step 0 is the epoch's start).
     """
     backup_dir = Path(backup_dir)
-    epoch = backup_epoch(backup_dir)
+    position = backup_position(backup_dir)
     if distribute.in_multi_worker_mode(strategy):
-        target = min(distribute.gather_int(epoch, strategy))
-        if epoch > target:
+        target = min(distribute.gather_int(_encode(position), strategy))
+        if _encode(position) > target:
             _roll_back(backup_dir)
-            epoch = backup_epoch(backup_dir)
-        if epoch != target:
+            position = backup_position(backup_dir)
+        if _encode(position) != target:
             raise RuntimeError(
-                f"workers' backups disagree: this worker can restore epoch {epoch}, another "
-                f"only epoch {target}; delete {backup_dir.parent} to start again"
+                f"workers' backups disagree: this worker can restore {position}, another only "
+                f"{_decode(target)} (epoch, step); delete {backup_dir.parent} to start again"
             )
     model = make_model()
-    backup = FiniteBackupAndRestore(backup_dir)
+    backup = FiniteBackupAndRestore(backup_dir, save_freq=save_every or "epoch")
     backup.set_model(model)
     with strategy.scope():  # restoring builds the optimizer's variables
         backup.on_train_begin()
-    # Keras falls back to the previous epoch if the latest file is unreadable.
-    return model, backup, backup_epoch(backup_dir)
+    # Keras falls back to the previous backup if the latest file is unreadable.
+    return model, backup, backup_position(backup_dir)
 
 
 def backup_epoch(backup_dir):
     """The epoch a `BackupAndRestore` folder resumes at (0 when there is none)."""
-    # Keras writes {"epoch": ..., "batch": ...} to training_metadata.json.
+    return backup_position(backup_dir)[0]
+
+
+def backup_position(backup_dir):
+    """`(epoch, step)` a backup resumes at: `(0, 0)` when there is none."""
+    # Keras writes {"epoch": ..., "batch": ...}; FiniteBackupAndRestore's "batch" counts the steps done.
     path = Path(backup_dir) / "training_metadata.json"
-    return int(json.loads(path.read_text())["epoch"]) if path.is_file() else 0
+    if not path.is_file():
+        return 0, 0
+    metadata = json.loads(path.read_text())
+    return int(metadata["epoch"]), int(metadata.get("batch", 0))
+
+
+_STEPS = 2**32  # (epoch, step) as one integer, for workers to compare
+
+
+def _encode(position):
+    return position[0] * _STEPS + position[1]
+
+
+def _decode(value):
+    return divmod(int(value), _STEPS)
 
 
 def _roll_back(backup_dir):

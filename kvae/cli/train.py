@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 
 import kvae
-from kvae.cli import evaluate, report, resume
+from kvae.cli import report, resume, sources
 from kvae.cli import run_dir as rd
 
 # Epochs when --epochs is not given: the small digits set needs more passes.
@@ -21,7 +21,10 @@ class TrainingDiverged(RuntimeError):
 
 
 def run(args):
-    data = kvae.data.load(args.data, args.data_dir)
+    data = sources.open_data(vars(args))
+    if args.cache and data.streaming:
+        data = data.cached()
+    args.likelihood = args.likelihood or sources.default_likelihood(data)
     out = Path(args.out or Path("runs") / data.name)
     _check_arguments(args, data, out)
     epochs = args.epochs or DEFAULT_EPOCHS.get(data.name, OTHER_EPOCHS)
@@ -30,53 +33,64 @@ def run(args):
     strategy = kvae.distribute.get_strategy(args.strategy)
     chief = kvae.distribute.worker_index(strategy) == 0
     backup_dir = _backup_dir(args, out, strategy, config)
-    steps = kvae.data.steps_per_epoch(len(data.x_train), args.batch_size)
+    steps = kvae.data.steps_per_epoch(data.num_train, args.batch_size)
     # Restored before fit (fit restores again, harmlessly): the data stream must
-    # start at the restored epoch for the resumed run to see the same batches.
-    model, backup, start_epoch = resume.restore(
-        lambda: _make_model(args, data, strategy, steps), strategy, backup_dir
+    # start at the restored step for the resumed run to see the same batches.
+    model, backup, (start_epoch, start_step) = resume.restore(
+        lambda: _make_model(args, data, strategy, steps), strategy, backup_dir, save_every=args.backup_every
     )
-    start_epoch = min(start_epoch, epochs)
-    if start_epoch:
-        print(f"resuming from epoch {start_epoch} of {epochs} (backup in {backup_dir})")
+    if start_epoch >= epochs:
+        start_epoch, start_step = epochs, 0
+    if start_epoch or start_step:
+        at = f"step {start_step} of epoch {start_epoch + 1}" if start_step else f"epoch {start_epoch}"
+        print(f"resuming from {at} of {epochs} (backup in {backup_dir})")
 
-    train_ds = kvae.data.make_dataset(
-        data.x_train, args.batch_size, shuffle=True, seed=args.seed,
-        binarize=args.binarize, start_epoch=start_epoch, labels=data.y_train if args.conditional else None,
-    )
-    x_test = evaluate.evaluation_examples(data, args.binarize)
-    test_ds = kvae.data.make_dataset(x_test, args.batch_size, labels=data.y_test if args.conditional else None)
+    labels = args.conditional
+    x_test, y_test = sources.test_examples(data, args.binarize, limit=sources.REPORT_EXAMPLES)
+    test_ds = sources.test_dataset(data, args.batch_size, args.binarize, labels)
     if chief:
         out.mkdir(parents=True, exist_ok=True)
         rd.write_json(out / rd.CONFIG, config)
+        kvae.data.save_transform(out, data.transform)
         resume.truncate_history(out / rd.HISTORY, start_epoch)
     callbacks = [backup, keras.callbacks.TerminateOnNaN()]
-    callbacks += _callbacks(args, out, steps, x_test, data.y_test if args.conditional else None, chief)
+    callbacks += _callbacks(args, out, steps, x_test, y_test if labels else None, chief)
 
+    def stream(epoch, skip=0):
+        ds = data.train_dataset(args.batch_size, seed=args.seed, start_epoch=epoch, labels=labels,
+                                binarize=args.binarize)
+        return ds.skip(skip) if skip else ds
+
+    fit = dict(validation_data=test_ds, callbacks=callbacks, shuffle=False,  # the pipelines shuffle
+               verbose="auto" if args.fit_verbose is None else args.fit_verbose)
     start = time.perf_counter()
-    history = model.fit(
-        train_ds,
-        epochs=epochs,
-        steps_per_epoch=steps,
-        validation_data=test_ds,
-        callbacks=callbacks,
-        verbose="auto" if args.fit_verbose is None else args.fit_verbose,
-        shuffle=False,  # the tf.data pipeline shuffles itself
-    )
+    losses, resumed_epoch = [], start_epoch
+    if start_step and start_epoch < epochs:
+        # The rest of the interrupted epoch, on the batches it had left; then the later epochs.
+        backup.step_offset = start_step
+        history = model.fit(stream(start_epoch, start_step), epochs=start_epoch + 1, initial_epoch=start_epoch,
+                            steps_per_epoch=steps - start_step, **fit)
+        losses += history.history.get("loss", [])
+    next_epoch = resumed_epoch + len(losses)
+    if next_epoch < epochs and all(math.isfinite(float(loss)) for loss in losses):
+        history = model.fit(stream(next_epoch), epochs=epochs, initial_epoch=next_epoch, steps_per_epoch=steps,
+                            **fit)
+        losses += history.history.get("loss", [])
     fit_seconds = time.perf_counter() - start
-    epochs_run = len(history.history.get("loss", []))
-    _raise_if_diverged(history, backup_dir, start_epoch + epochs_run)
+    epochs_run = len(losses)
+    _raise_if_diverged(losses, backup_dir, resumed_epoch + epochs_run)
     test = model.evaluate(test_ds, return_dict=True, verbose=0)  # every worker takes part
     _publish(model, out, strategy, backup_dir, chief)
     if not chief:
         return None
     metrics = {
-        "epochs": start_epoch + epochs_run,
-        "resumed_from_epoch": start_epoch,
+        "epochs": resumed_epoch + epochs_run,
+        "resumed_from_epoch": resumed_epoch,
+        "resumed_from_step": start_step,
         "fit_seconds": fit_seconds,
-        "train_examples": int(len(data.x_train)),
-        "test_examples": int(len(data.x_test)),
-        "train_samples_per_s": len(data.x_train) * epochs_run / fit_seconds if epochs_run else None,
+        "train_examples": int(data.num_train),
+        "test_examples": int(data.num_test),
+        "train_samples_per_s": data.num_train * epochs_run / fit_seconds if epochs_run else None,
         "test_neg_elbo": -test["elbo"],
         "test_reconstruction": test["reconstruction"],
         "test_kl": test["kl"],
@@ -86,7 +100,7 @@ def run(args):
         **_parts(model),
     }
     rd.write_json(out / rd.METRICS, metrics)
-    report.write_report(out, model, data, x_test, seed=args.seed)
+    report.write_report(out, model, data, x_test, y_test, seed=args.seed)
     print(
         f"test -ELBO {metrics['test_neg_elbo']:.2f} nats "
         f"(reconstruction {metrics['test_reconstruction']:.2f}, KL {metrics['test_kl']:.2f}); "
@@ -102,22 +116,28 @@ def _check_arguments(args, data, out):
         )
     if args.binarize and args.likelihood != "bernoulli":
         raise ValueError(f"--binarize needs --likelihood bernoulli, received: {args.likelihood}")
-    kvae.likelihoods.get(args.likelihood).check_data(data.x_train, "--data")  # e.g. Bernoulli: [0, 1]
-    if args.conditional and (data.y_train is None or data.y_test is None):
+    if isinstance(data.transform, kvae.data.Standardization) and args.likelihood == "bernoulli":
+        raise ValueError("--likelihood bernoulli needs values in [0, 1]; a table's standardised columns are "
+                         "continuous: use --likelihood gaussian or gaussian_fixed")
+    # e.g. Bernoulli: [0, 1]. Checked on the arrays, or on the first test examples of a stream.
+    sample = data.splits.x_train if not data.streaming else data.test_arrays(1024)[0]
+    kvae.likelihoods.get(args.likelihood).check_data(sample, "--data")
+    if args.conditional and not data.has_labels:
         raise ValueError(
-            f"--conditional needs class labels, and --data {args.data!r} has none (a .npz needs a `y` array)"
+            f"--conditional needs class labels, and --data {args.data!r} has none (a .npz needs a `y` array, "
+            "an image folder class sub-folders, TFRecords --label-feature, a table --label-column)"
         )
     _check_parts(args)
-    if args.batch_size > len(data.x_train):
+    if args.batch_size > data.num_train:
         raise ValueError(
-            f"--batch-size must be at most the number of training examples ({len(data.x_train)}), "
+            f"--batch-size must be at most the number of training examples ({data.num_train}), "
             f"received: {args.batch_size}"
         )
 
 
 def num_classes(data):
-    """The number of classes of a data set's labels (their largest id + 1)."""
-    return int(max(data.y_train.max(), data.y_test.max())) + 1
+    """The number of classes of a data set's labels."""
+    return len(data.class_names)
 
 
 def _check_parts(args):
@@ -190,9 +210,12 @@ def _make_model(args, data, strategy, steps):
             num_classes=num_classes(data) if args.conditional else None,
         )
         steps_per_execution = args.steps_per_execution
-        if steps_per_execution != "auto":
-            # An explicit count gets "auto"'s guards: a divisor of the epoch, 1 under a strategy.
-            steps_per_execution = kvae.execution.auto_steps_per_execution(model, steps, limit=steps_per_execution)
+        if steps_per_execution != "auto" or args.backup_every:
+            # An explicit count gets "auto"'s guards: a divisor of the epoch, 1 under a strategy; with
+            # --backup-every, also of the backup interval, so every backup falls between two calls.
+            limit = kvae.execution.AUTO_STEPS_PER_EXECUTION if steps_per_execution == "auto" else steps_per_execution
+            steps_per_execution = kvae.execution.auto_steps_per_execution(model, steps, args.backup_every,
+                                                                          limit=limit)
         model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), steps_per_execution=steps_per_execution)
     return model
 
@@ -215,11 +238,10 @@ def _callbacks(args, out, steps, x_test, y_test, chief):
     return callbacks
 
 
-def _raise_if_diverged(history, backup_dir, last_epoch):
-    losses = history.history.get("loss", [])
+def _raise_if_diverged(losses, backup_dir, last_epoch):
     if not losses or math.isfinite(float(losses[-1])):
         return
-    good = resume.backup_epoch(backup_dir)
+    good = resume.backup_position(backup_dir)[0]
     kept = (
         f"the state after epoch {good} is kept in {backup_dir}; run the same command to retry from it, or"
         if good else "no epoch had completed;"
@@ -256,7 +278,8 @@ def _parts(model):
 
 def _run_config(args, data, epochs):
     skip = ("command", "overwrite", "verbose", "fit_verbose", "strategy", "backup_dir", "image_every",
-            "tensorboard", "steps_per_execution")
+            "tensorboard", "steps_per_execution", "backup_every", "cache")
     config = {k: v for k, v in vars(args).items() if k not in skip}
-    config.update(epochs=epochs, data_name=data.name, event_shape=list(data.event_shape))
+    config.update(epochs=epochs, data_name=data.name, event_shape=list(data.event_shape),
+                  class_names=data.class_names)
     return config

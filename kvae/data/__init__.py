@@ -1,11 +1,17 @@
-"""Data: the embedded digits, Fashion-MNIST from IDX files, users' `.npy`/`.npz`, tf.data."""
+"""Data: the embedded digits, Fashion-MNIST, users' arrays, image folders, TFRecords and tables."""
 
 from kvae.data.arrays import array_dataset
 from kvae.data.digits import load_digits
 from kvae.data.fashion_mnist import load_fashion_mnist, read_idx
 from kvae.data.files import load_array_file
+from kvae.data.image_folder import ImageFolder
+from kvae.data.open import kind_of, open_source
 from kvae.data.pipeline import binarize, make_dataset, steps_per_epoch
+from kvae.data.source import ArraySource, Source
 from kvae.data.splits import DataSplits
+from kvae.data.tables import TableSource
+from kvae.data.tfrecords import TFRecordSource
+from kvae.data.transforms import ImageDecoding, Standardization, load_transform, save_transform
 
 NAMES = ("digits", "fashion_mnist")
 
@@ -31,6 +37,17 @@ def load(data="digits", data_dir=None):
 
 
 __all__ = [
+    "ArraySource",
+    "ImageDecoding",
+    "ImageFolder",
+    "Source",
+    "TFRecordSource",
+    "TableSource",
+    "Standardization",
+    "kind_of",
+    "load_transform",
+    "open_source",
+    "save_transform",
     "DataSplits",
     "array_dataset",
     "NAMES",

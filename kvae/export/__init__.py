@@ -10,10 +10,13 @@ from kvae.export.publish import (
     write_saved_model,
 )
 from kvae.export.signatures import SIGNATURES, build_archive, condition_spec, input_specs
+from kvae.export.transformed import IMAGE_INPUT, IMAGE_SIGNATURES, signature_names
 from kvae.export.warmup import WARMUP_FILE, example_inputs, write_warmup
 
 __all__ = [
     "ENDPOINTS",
+    "IMAGE_INPUT",
+    "IMAGE_SIGNATURES",
     "FILE_FORMATS",
     "endpoint_model",
     "export_endpoint",
@@ -26,6 +29,7 @@ __all__ = [
     "existing_versions",
     "export_saved_model",
     "input_specs",
+    "signature_names",
     "write_saved_model",
     "write_warmup",
 ]

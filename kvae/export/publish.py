@@ -18,7 +18,7 @@ def existing_versions(base_dir):
     return sorted(int(p.name) for p in base_dir.iterdir() if p.is_dir() and p.name.isdigit())
 
 
-def export_saved_model(model, base_dir, version=None, overwrite=False, score_samples=100):
+def export_saved_model(model, base_dir, version=None, overwrite=False, score_samples=100, transform=None):
     """Exports `model` as `base_dir/<version>/`, the layout TF Serving watches.
 
     The SavedModel (signatures `encode` = `serving_default`, `decode`,
@@ -36,6 +36,11 @@ def export_saved_model(model, base_dir, version=None, overwrite=False, score_sam
             highest existing one, or 1).
         overwrite: bool. Replace an existing version folder.
         score_samples: int. Importance samples used by the `score` signature.
+        transform: `kvae.data.ImageDecoding`, `kvae.data.Standardization` or
+            None. The input transform the model was trained through (a run's
+            `kvae.data.load_transform(run_dir)`): image models also get
+            `encode_image`, `reconstruct_image`, `score_image` on encoded
+            bytes; table models' signatures take raw rows.
 
     Returns:
         The `Path` of the version folder.
@@ -61,10 +66,10 @@ def export_saved_model(model, base_dir, version=None, overwrite=False, score_sam
             f"version folder {str(target)!r} already exists; pass overwrite=True (--overwrite) "
             "or another version"
         )
-    return write_saved_model(model, target, score_samples, model_name=base_dir.name)
+    return write_saved_model(model, target, score_samples, model_name=base_dir.name, transform=transform)
 
 
-def write_saved_model(model, path, score_samples=100, model_name=None):
+def write_saved_model(model, path, score_samples=100, model_name=None, transform=None):
     """Writes the SavedModel and its warm-up file to `path`, replacing it whole or not at all.
 
     What `export_saved_model` publishes as a version folder, and what
@@ -77,6 +82,8 @@ def write_saved_model(model, path, score_samples=100, model_name=None):
         score_samples: int. Importance samples used by the `score` signature.
         model_name: str or None. The model name in the warm-up requests
             (default: the parent folder's name).
+        transform: the input transform the model was trained through, or
+            None (see `export_saved_model`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,8 +91,8 @@ def write_saved_model(model, path, score_samples=100, model_name=None):
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
     tmp.chmod(0o755)  # mkdtemp makes it 0700; a TF Serving container may run as another user
     try:
-        build_archive(model, score_samples).write_out(str(tmp), verbose=False)
-        write_warmup(tmp, model, model_name=model_name or path.parent.name)
+        build_archive(model, score_samples, transform).write_out(str(tmp), verbose=False)
+        write_warmup(tmp, model, model_name=model_name or path.parent.name, transform=transform)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".old-{path.name}-", dir=path.parent))
             os.replace(path, old / "version")
@@ -171,10 +178,10 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None, input_s
         verbose: bool or None. Print where the model was written.
         input_signature: None. The inputs follow from the model.
         **kwargs: `score_samples` (int, default 100: importance samples of the
-            `score` signature) for a SavedModel; `endpoint` and Keras'
+            `score` signature) and `transform` (see `export_saved_model`) for a SavedModel; `endpoint` and Keras'
             converter options (`opset_version`, ...) otherwise.
     """
-    from kvae.export.signatures import SIGNATURES
+    from kvae.export.transformed import signature_names
 
     if input_signature is not None:
         raise ValueError(
@@ -184,6 +191,7 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None, input_s
     if format == "tf_saved_model":
         path = write_saved_model(model, filepath, **kwargs)
         if verbose:
-            print(f"Saved kvae's SavedModel (signatures {', '.join(SIGNATURES)}) to {path}")
+            names = signature_names(kwargs.get("transform"))
+            print(f"Saved kvae's SavedModel (signatures {', '.join(names)}) to {path}")
         return path
     return export_endpoint(model, filepath, format, verbose=verbose, **kwargs)

@@ -3,6 +3,9 @@
 import keras
 import tensorflow as tf
 
+from kvae.data.transforms import ImageDecoding, Standardization
+from kvae.export import transformed
+
 # The exported signatures; the first is also exported as "serving_default".
 SIGNATURES = ("encode", "decode", "reconstruct", "generate", "score", "score_k")
 
@@ -37,7 +40,7 @@ def condition_spec(model):
     return None
 
 
-def build_archive(model, score_samples=100):
+def build_archive(model, score_samples=100, transform=None):
     """Returns an `ExportArchive` with every kvae signature, all returning dicts.
 
     - `encode`: x → q(z|x)'s parameters (also `serving_default`): `mean` and
@@ -59,7 +62,14 @@ def build_archive(model, score_samples=100):
     Inputs are checked inside: a wrong feature shape, a NaN/Inf, a label out
     of range or a label batch that differs from the other input's fails with
     an `InvalidArgument` error that says so.
+
+    With a `transform` (the `kvae.data.ImageDecoding` or
+    `kvae.data.Standardization` the model was trained through), image models
+    also get `encode_image`, `reconstruct_image` and `score_image` on encoded
+    image bytes, and table models' signatures take raw rows (see
+    `kvae.export.transformed`).
     """
+    transformed.check_transform(model, transform)
     event_shape = list(model.event_shape)
     specs = input_specs(model)
     archive = keras.export.ExportArchive()
@@ -132,6 +142,11 @@ def build_archive(model, score_samples=100):
 
     functions = {"encode": encode, "decode": decode, "reconstruct": reconstruct,
                  "generate": generate, "score": score, "score_k": score_k}
-    for name in SIGNATURES:  # "encode" first: it becomes serving_default
+    if isinstance(transform, Standardization):
+        functions = transformed.standardised_functions(functions, transform, checked_x)
+    if isinstance(transform, ImageDecoding):
+        functions.update(transformed.image_functions(functions, transform))
+        specs.update(transformed.image_specs(condition_spec(model)))
+    for name in transformed.signature_names(transform):  # "encode" first: it becomes serving_default
         archive.add_endpoint(name=name, fn=functions[name], input_signature=specs[name])
     return archive

@@ -5,12 +5,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from kvae.data.transforms import ImageDecoding
 from kvae.export.signatures import condition_spec
+from kvae.export.transformed import IMAGE_INPUT, IMAGE_SIGNATURES
 
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 
 
-def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4, label_spec=None):
+def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4, label_spec=None, transform=None):
     """Valid inputs for every signature (what warm-up and the latency bench send).
 
     Args:
@@ -20,6 +22,8 @@ def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4, label_s
         num_samples: int. K for `score_k`.
         label_spec: `tf.TensorSpec` or None. A conditional VAE's extra input
             (`kvae.export.condition_spec(model)`), sent as zeros.
+        transform: `kvae.data.ImageDecoding` or None. Adds the image
+            signatures' requests (mid-grey PNGs of the training size).
     """
     x = np.full((batch_size,) + tuple(event_shape), 0.5, np.float32)
     inputs = {
@@ -30,13 +34,17 @@ def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4, label_s
         "score": {"x": x},
         "score_k": {"x": x, "num_samples": np.full((batch_size,), num_samples, np.int32)},
     }
+    if isinstance(transform, ImageDecoding):
+        png = tf.io.encode_png(tf.fill([*transform.image_size, transform.channels], tf.constant(128, tf.uint8)))
+        images = np.array([png.numpy()] * batch_size, dtype=object)
+        inputs.update({name: {IMAGE_INPUT: images} for name in IMAGE_SIGNATURES})
     if label_spec is not None:
         label = np.zeros((batch_size, *label_spec.shape[1:]), label_spec.dtype.as_numpy_dtype)
         inputs = {name: {**values, label_spec.name: label} for name, values in inputs.items()}
     return inputs
 
 
-def write_warmup(saved_model_dir, model, model_name, batch_sizes=(1, 2)):
+def write_warmup(saved_model_dir, model, model_name, batch_sizes=(1, 2), transform=None):
     """Writes `PredictionLog` records (one `PredictRequest` per signature and batch size).
 
     TF Serving replays them when it loads the version, so the first real
@@ -49,7 +57,7 @@ def write_warmup(saved_model_dir, model, model_name, batch_sizes=(1, 2)):
     with tf.io.TFRecordWriter(str(path)) as writer:
         for batch_size in batch_sizes:
             examples = example_inputs(model.event_shape, model.latent_dim, batch_size,
-                                      label_spec=condition_spec(model))
+                                      label_spec=condition_spec(model), transform=transform)
             for signature, inputs in examples.items():
                 request = predict_pb2.PredictRequest(
                     model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)

@@ -1,0 +1,41 @@
+"""The data of a run: opened from `kvae train`'s options, and again from its config.json."""
+
+import kvae
+from kvae.data.open import SOURCE_OPTIONS
+
+# Test examples held in memory for the report and the image logger (streamed sources can be large).
+REPORT_EXAMPLES = 2000
+# Options that pick and shape the data; recorded in config.json (and run-defining).
+DATA_OPTIONS = ("data", "data_test", *SOURCE_OPTIONS)
+
+
+def open_data(options, data_dir=None):
+    """A `kvae.data.Source` for a dict of `DATA_OPTIONS` (argparse's or config.json's)."""
+    return kvae.data.open_source(
+        options.get("data", "digits"), data_test=options.get("data_test"),
+        data_dir=data_dir or options.get("data_dir"), seed=options.get("seed", 0), argument="--data",
+        **{k: options.get(k) for k in SOURCE_OPTIONS},
+    )
+
+
+def default_likelihood(source):
+    """Bernoulli for images and arrays in [0, 1]; Gaussian (decoder σ) for standardised tables."""
+    return "gaussian" if isinstance(source.transform, kvae.data.Standardization) else "bernoulli"
+
+
+def test_examples(source, binarize, limit=None):
+    """`(x, y)`: the first `limit` test examples a run is scored and pictured on.
+
+    Binarised once with seed 0 if the run trained on binarised data, so every
+    evaluation sees the same binary examples.
+    """
+    x, y = source.test_arrays(limit)
+    return (kvae.data.binarize(x, seed=0) if binarize else x), y
+
+
+def test_dataset(source, batch_size, binarize, labels):
+    """The test split as a dataset, binarised as `test_examples` is."""
+    if not source.streaming or binarize:
+        x, y = test_examples(source, binarize)
+        return kvae.data.make_dataset(x, batch_size, labels=y if labels else None)
+    return source.test_dataset(batch_size, labels=labels)

@@ -1,0 +1,194 @@
+"""`ImageFolder`: a folder of PNG/JPEG/BMP/GIF files, streamed and decoded per batch."""
+
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kvae.data.source import Source, binarize_batches, epoch_stream, permutation, stream_options
+from kvae.data.transforms import ImageDecoding, parse_image_size
+
+FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # Keras' image_dataset_from_directory's
+
+
+class ImageFolder(Source):
+    """Images under a folder (recursively); class sub-folders become labels.
+
+    Files are listed and split by Keras' `image_dataset_from_directory`
+    (sub-folders are classes, as there; images directly in a folder that
+    has sub-folders are not used). Each epoch reads them in a new seeded
+    order and decodes them batch by batch (`ImageDecoding`: decode, bilinear
+    resize, scale to [0, 1]); nothing but the file list is held in memory.
+
+    On opening, every file is decoded once (a parallel `tf.data` pass) so
+    that a corrupt or truncated image fails now, naming the file, and not
+    hours into training; without `channels`, the files must agree on one.
+
+    Args:
+        directory: str or Path. The folder.
+        image_size: `"HxW"` or `(H, W)`. Size the images are resized to.
+        channels: 1, 3 or None. Convert every image to grey or RGB (None:
+            the files' own count, which must be the same for all, 1 or 3).
+        test_fraction: float. Held-out fraction when `test_directory` is None,
+            a fixed split seeded by `seed`.
+        seed: int. Seed of that split.
+        test_directory: str, Path or None. The user's own test images.
+        argument: str. How errors name the folder (the CLI's `--data`).
+
+    Example:
+
+    >>> import tempfile, pathlib, tensorflow as tf, kvae
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for label in ("cats", "dogs"):
+    ...     (folder / label).mkdir()
+    ...     for i in range(10):
+    ...         image = tf.fill([6, 6, 1], tf.constant(40 * i, tf.uint8))
+    ...         tf.io.write_file(str(folder / label / f"{i}.png"), tf.io.encode_png(image))
+    >>> source = kvae.data.ImageFolder(folder, image_size="4x4")
+    >>> source.num_train, source.num_test, source.class_names, source.event_shape
+    (18, 2, ['cats', 'dogs'], (4, 4, 1))
+    """
+
+    def __init__(self, directory, image_size, channels=None, test_fraction=0.1, seed=0, test_directory=None,
+                 argument="data"):
+        self.directory = Path(directory)
+        self.name = self.directory.resolve().name
+        image_size = parse_image_size(image_size, "image_size" if argument == "data" else "--image-size")
+        train_paths, class_names = _list(self.directory, argument)
+        if test_directory is None:
+            train_paths, test_paths = _split(self.directory, train_paths, class_names, test_fraction, seed, argument)
+        else:
+            test_argument = "data_test" if argument == "data" else "--data-test"
+            test_paths, test_classes = _list(Path(test_directory), test_argument)
+            if test_classes != class_names:
+                raise ValueError(
+                    f"`{test_argument}` folder {str(test_directory)!r} must have the class sub-folders of "
+                    f"`{argument}` ({class_names}), received {test_classes}"
+                )
+        native = _scan(train_paths + test_paths, argument)
+        channels = _channels(channels, native, train_paths + test_paths, argument)
+        self.transform = ImageDecoding(image_size, channels)
+        self.event_shape = self.transform.event_shape
+        self.class_names = class_names
+        test_root = self.directory if test_directory is None else Path(test_directory)
+        self._train = (np.array(train_paths), _labels(train_paths, class_names, self.directory))
+        self._test = (np.array(test_paths), _labels(test_paths, class_names, test_root))
+        self.num_train, self.num_test = len(train_paths), len(test_paths)
+
+    def _decode(self, ds, labels):
+        load = self.transform.load
+        parallel = tf.data.AUTOTUNE
+        if labels:
+            return ds.map(lambda p, y: (load(p), y), num_parallel_calls=parallel, deterministic=True)
+        return ds.map(lambda p, y: load(p), num_parallel_calls=parallel, deterministic=True)
+
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False):
+        paths, ys = (tf.constant(a) for a in self._train)
+
+        def epoch(epoch_seed):
+            order = permutation(tf.size(paths, out_type=tf.int64), epoch_seed)
+            files = tf.data.Dataset.from_tensor_slices((tf.gather(paths, order), tf.gather(ys, order)))
+            ds = self._decode(files, labels).batch(batch_size)
+            return binarize_batches(ds, epoch_seed, labels) if binarize else ds
+
+        return epoch_stream(start_epoch, seed, epoch).prefetch(2).with_options(stream_options())
+
+    def test_dataset(self, batch_size, labels=False):
+        files = tf.data.Dataset.from_tensor_slices(self._test)
+        return self._decode(files, labels).batch(batch_size).prefetch(2).with_options(stream_options())
+
+
+def _list(directory, argument):
+    """`(paths, class_names)` of the images under `directory` (class_names None without sub-folders)."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"`{argument}` folder not found: {str(directory)!r}")
+    has_classes = any(p.is_dir() and not p.name.startswith(".") for p in directory.iterdir())
+    try:
+        ds = keras.utils.image_dataset_from_directory(
+            str(directory), labels="inferred" if has_classes else None, batch_size=None, shuffle=False,
+            verbose=False, image_size=(1, 1),
+        )
+    except ValueError as e:
+        if "No images found" not in str(e):
+            raise
+        raise ValueError(
+            f"`{argument}` folder {str(directory)!r} holds no images: expected {', '.join(FORMATS)} files, "
+            "in class sub-folders or directly in the folder"
+        ) from None
+    return list(ds.file_paths), (list(ds.class_names) if has_classes else None)
+
+
+def _split(directory, paths, class_names, test_fraction, seed, argument):
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"`test_fraction` must be in (0, 1), received: {test_fraction!r}")
+    n_test = int(test_fraction * len(paths))
+    if n_test < 1:
+        raise ValueError(
+            f"`{argument}` folder {str(directory)!r} must hold at least {int(np.ceil(1 / test_fraction))} images "
+            f"to hold out a test fraction of {test_fraction}, received {len(paths)}; or give a test folder"
+        )
+    # Keras' own seeded shuffle and split (the last `test_fraction` of the shuffled files).
+    order = np.random.RandomState(seed).permutation(len(paths))
+    shuffled = [paths[i] for i in order]
+    return shuffled[:-n_test], shuffled[-n_test:]
+
+
+def _labels(paths, class_names, directory):
+    if class_names is None:
+        return np.zeros(len(paths), np.int64)
+    index = {name: k for k, name in enumerate(class_names)}
+    # Keras lists `<folder>/<class>/...`: the class is the first part below the folder.
+    return np.array([index[Path(p).relative_to(directory).parts[0]] for p in paths], np.int64)
+
+
+def _scan(paths, argument):
+    """Decodes every file once; returns each one's own channel count, or raises naming a bad file."""
+    native = tf.data.Dataset.from_tensor_slices(paths).map(
+        lambda p: tf.shape(tf.image.decode_image(tf.io.read_file(p), expand_animations=False))[-1],
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
+    ).batch(512)
+    counts = []
+    iterator = iter(native)
+    while True:
+        try:
+            counts.append(next(iterator).numpy())
+        except StopIteration:
+            break
+        except tf.errors.InvalidArgumentError:
+            start = 512 * len(counts)
+            _raise_bad_file(paths[start:start + 512], argument)
+    return np.concatenate(counts) if counts else np.zeros(0, np.int32)
+
+
+def _raise_bad_file(paths, argument):
+    for path in paths:
+        try:
+            tf.image.decode_image(tf.io.read_file(path), expand_animations=False)
+        except tf.errors.InvalidArgumentError as e:
+            reason = re.sub(r"\{\{.*?\}\}|\[Op:.*$", "", e.message.strip().splitlines()[0]).strip()
+            raise ValueError(
+                f"`{argument}`: image file {path!r} is corrupt or truncated and cannot be decoded ({reason})"
+            ) from None
+    raise AssertionError("a batch failed to decode but no file in it does")
+
+
+def _channels(channels, native, paths, argument):
+    if channels is not None:
+        if channels not in (1, 3):
+            raise ValueError(f"`channels` must be 1 (grey) or 3 (RGB), received: {channels!r}")
+        return channels  # decode_image converts every file to it
+    kinds = sorted(set(native.tolist()))
+    if len(kinds) > 1:
+        examples = ", ".join(f"{paths[int(np.argmax(native == k))]!r} has {k}" for k in kinds)
+        raise ValueError(
+            f"`{argument}` images have mixed channel counts ({examples}); pass channels=1 or 3 "
+            "(--channels) to convert them all"
+        )
+    if kinds[0] not in (1, 3):
+        raise ValueError(
+            f"`{argument}` images have {kinds[0]} channels (e.g. {paths[0]!r}); pass channels=1 or 3 "
+            "(--channels) to convert them"
+        )
+    return kinds[0]

@@ -1,0 +1,159 @@
+"""`Source`: a data set as training and test streams, in memory or read from files.
+
+`kvae train` reads every data set through this interface: the arrays it
+always knew (`ArraySource`, over `DataSplits`) and the streaming sources of
+users' files (`ImageFolder`, `TFRecordSource`, `TableSource`). A training
+stream is endless and epoch-keyed: epoch e's batches are a pure function of
+`(seed, e)`, so a run resumed at epoch e (or at batch b of it) trains on the
+same batches as one uninterrupted run.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from kvae.data.pipeline import _LAST_EPOCH, make_dataset
+from kvae.data.splits import DataSplits
+
+
+class Source:
+    """What a training run needs from a data set.
+
+    Attributes:
+        name: str. Names the default run folder.
+        event_shape: tuple. Shape of one example.
+        num_train, num_test: int. Examples in each split.
+        class_names: list of str or None. Labels are class ids into it.
+        transform: `ImageDecoding`, `Standardization` or None: what turns
+            the user's raw inputs into the model's (saved with the run).
+        streaming: bool. Read from files, epoch by epoch.
+    """
+
+    name = "data"
+    transform = None
+    class_names = None
+    streaming = True
+
+    @property
+    def has_labels(self):
+        return self.class_names is not None
+
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False):
+        """An endless stream of epochs `start_epoch, start_epoch + 1, ...` of (global) batches."""
+        raise NotImplementedError
+
+    def test_dataset(self, batch_size, labels=False):
+        """One pass over the test split, in a fixed order."""
+        raise NotImplementedError
+
+    def test_arrays(self, limit=None):
+        """The first `limit` test examples (all by default) and their labels (or None), as arrays."""
+        x, y = [], []
+        taken = 0
+        for batch in self.test_dataset(256, labels=self.has_labels):
+            xb, yb = batch if self.has_labels else (batch, None)
+            x.append(xb.numpy())
+            if yb is not None:
+                y.append(yb.numpy())
+            taken += len(x[-1])
+            if limit is not None and taken >= limit:
+                break
+        x = np.concatenate(x)[:limit]
+        return x, (np.concatenate(y)[:limit] if y else None)
+
+    def cached(self):
+        """This data set decoded once into memory (an `ArraySource`): the fastest pipeline, if it fits."""
+        x_train, y_train = [], []
+        for batch in self.train_dataset(1024, seed=0, labels=self.has_labels).take(
+                -(-self.num_train // 1024)):
+            xb, yb = batch if self.has_labels else (batch, None)
+            x_train.append(xb.numpy())
+            if yb is not None:
+                y_train.append(yb.numpy())
+        x_test, y_test = self.test_arrays()
+        splits = DataSplits(self.name, np.concatenate(x_train), x_test,
+                            np.concatenate(y_train) if y_train else None, y_test)
+        return ArraySource(splits, class_names=self.class_names, transform=self.transform)
+
+
+class ArraySource(Source):
+    """A `DataSplits` in memory, on `make_dataset`'s gather-per-batch pipeline.
+
+    Example:
+
+    >>> import kvae
+    >>> source = kvae.data.ArraySource(kvae.data.load_digits())
+    >>> source.num_train, source.event_shape, source.has_labels
+    (1437, (8, 8, 1), True)
+    """
+
+    streaming = False
+
+    def __init__(self, splits, class_names=None, transform=None):
+        self.splits = splits
+        self.name = splits.name
+        self.event_shape = splits.event_shape
+        self.num_train, self.num_test = len(splits.x_train), len(splits.x_test)
+        self.transform = transform
+        if class_names is None and splits.y_train is not None and splits.y_test is not None:
+            class_names = [str(k) for k in range(int(max(splits.y_train.max(), splits.y_test.max())) + 1)]
+        self.class_names = class_names
+
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False):
+        return make_dataset(self.splits.x_train, batch_size, shuffle=True, seed=seed, binarize=binarize,
+                            start_epoch=start_epoch, labels=self.splits.y_train if labels else None)
+
+    def test_dataset(self, batch_size, labels=False):
+        return make_dataset(self.splits.x_test, batch_size, labels=self.splits.y_test if labels else None)
+
+    def test_arrays(self, limit=None):
+        y = self.splits.y_test
+        return self.splits.x_test[:limit], (None if y is None else y[:limit])
+
+
+def epoch_stream(start_epoch, seed, make_epoch):
+    """Epochs `start_epoch, ...` of `make_epoch(epoch_seed)`, each keyed by `(seed, epoch)`."""
+    base = tf.constant(0 if seed is None else seed, tf.int64)
+    return tf.data.Dataset.range(start_epoch, _LAST_EPOCH).flat_map(
+        lambda epoch: make_epoch(tf.stack([base, epoch])))
+
+
+def permutation(n, epoch_seed):
+    """A stateless permutation of `range(n)` keyed by `epoch_seed`."""
+    return tf.argsort(tf.random.stateless_uniform([n], seed=epoch_seed))
+
+
+def rotate(rows, n, epoch_seed):
+    """`rows` (n of them) started at a seeded offset, wrapping around.
+
+    A streamed source cannot permute its rows; it feeds a shuffle buffer,
+    whose draw pattern (seeded by the run's seed) is the same in every epoch.
+    Starting each epoch's stream at an offset keyed by `(seed, epoch)` gives
+    every epoch other batches, still a pure function of `(seed, epoch)`.
+    The cost is reading up to one extra pass's worth of skipped rows.
+    """
+    offset = tf.random.stateless_uniform([], seed=epoch_seed, maxval=max(int(n), 1), dtype=tf.int64)
+    return rows.skip(offset).concatenate(rows.take(offset))
+
+
+def binarize_batches(ds, epoch_seed, has_labels):
+    """Dynamic binarisation of each batch, noise keyed by `(epoch_seed, batch index)`."""
+
+    def draw(i, batch):
+        x = batch[0] if has_labels else batch
+        u = tf.random.stateless_uniform(tf.shape(x), seed=tf.random.experimental.stateless_fold_in(epoch_seed, i))
+        x = tf.cast(u < x, x.dtype)
+        return (x, batch[1]) if has_labels else x
+
+    return ds.enumerate().map(draw)
+
+
+def counted(ds, num_examples, batch_size):
+    """`ds` declared to hold `ceil(num_examples / batch_size)` batches (Keras then knows an epoch's length)."""
+    return ds.apply(tf.data.experimental.assert_cardinality(-(-num_examples // batch_size)))
+
+
+def stream_options(policy=tf.data.experimental.AutoShardPolicy.DATA):
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = policy
+    options.deterministic = True
+    return options

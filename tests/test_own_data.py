@@ -1,0 +1,350 @@
+"""Users' own data: image folders, TFRecord shards and tables, from the library and the CLI."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kvae
+from distributed import SCRIPTS, env
+from kvae.cli import run_dir
+from kvae.export import WARMUP_FILE
+from kvae_cli import main
+
+DIGITS = kvae.data.load_digits()
+X = np.concatenate([DIGITS.x_train, DIGITS.x_test])[:400]
+Y = np.concatenate([DIGITS.y_train, DIGITS.y_test])[:400]
+PIXELS = np.round(X * 255).astype(np.uint8)  # what a PNG of the digits holds
+TRAIN = ["--epochs", "2", "--batch-size", "32", "--hidden", "16", "--latent-dim", "2", "--verbose", "0"]
+
+
+def _png(pixels):
+    return tf.io.encode_png(pixels).numpy()
+
+
+def _tree(root):
+    """Every file and folder under `root` with its size: what a refused command must leave unchanged."""
+    return sorted((str(p.relative_to(root)), p.stat().st_size if p.is_file() else None) for p in root.rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("images") / "digits"
+    for i, (pixels, label) in enumerate(zip(PIXELS, Y)):
+        (root / str(label)).mkdir(parents=True, exist_ok=True)
+        (root / str(label) / f"{i:04d}.png").write_bytes(_png(pixels))
+    return root
+
+
+def _example(pixels, label):
+    feature = {
+        "image_raw": tf.train.Feature(bytes_list=tf.train.BytesList(value=[pixels.tobytes()])),
+        "png": tf.train.Feature(bytes_list=tf.train.BytesList(value=[_png(pixels)])),
+        "floats": tf.train.Feature(float_list=tf.train.FloatList(value=(pixels / 255.0).reshape(-1).tolist())),
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tfrecords")
+    for shard in range(4):
+        with tf.io.TFRecordWriter(str(root / f"digits-{shard}.tfrecord")) as writer:
+            for i in range(shard, len(PIXELS), 4):
+                writer.write(_example(PIXELS[i], Y[i]))
+    return root
+
+
+TABLE_MEAN, TABLE_SCALE = np.array([0.0, 5.0, -50.0, 1e3]), np.array([1.0, 10.0, 100.0, 1e4])
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(600, 1))
+    rows = (np.tanh(latent) + 0.1 * rng.normal(size=(600, 4))) * TABLE_SCALE + TABLE_MEAN
+    path = tmp_path_factory.mktemp("tables") / "sensors.csv"
+    lines = ["a,b,c,d,kind"] + [",".join(f"{v:.6g}" for v in row) + f",{i % 3}" for i, row in enumerate(rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _all(ds, labels=False):
+    batches = list(ds)
+    if labels:
+        return np.concatenate([x.numpy() for x, _ in batches]), np.concatenate([y.numpy() for _, y in batches])
+    return np.concatenate([b.numpy() for b in batches])
+
+
+# -- sources ---------------------------------------------------------------------------------------
+
+
+def test_image_folder_decodes_the_files_with_their_class_labels(folder):
+    source = kvae.data.ImageFolder(folder, "8x8")
+    assert (source.num_train, source.num_test) == (360, 40)
+    assert source.class_names == [str(k) for k in range(10)] and source.event_shape == (8, 8, 1)
+    x, y = _all(source.test_dataset(16, labels=True), labels=True)
+    # Each test image is one of the digits written, with its own label.
+    index = {PIXELS[i].tobytes(): i for i in range(len(PIXELS))}
+    found = [index[np.round(image * 255).astype(np.uint8).tobytes()] for image in x]
+    np.testing.assert_array_equal(y, Y[found])
+    # The split is fixed by the seed, and another seed gives another one.
+    again = kvae.data.ImageFolder(folder, "8x8")
+    np.testing.assert_array_equal(x, _all(again.test_dataset(16)))
+    other = kvae.data.ImageFolder(folder, "8x8", seed=1)
+    assert not np.array_equal(x, _all(other.test_dataset(16)))
+
+
+def test_image_folder_resizes_and_converts_like_the_serving_decoder(folder):
+    source = kvae.data.ImageFolder(folder, "5x6", channels=3)
+    batch = next(iter(source.test_dataset(4)))
+    assert batch.shape == (4, 5, 6, 3) and 0 <= batch.numpy().min() and batch.numpy().max() <= 1
+    # The ops of Keras' image_dataset_from_directory (decode_image, bilinear resize), / 255.
+    path = source._test[0][0]
+    expected = tf.image.resize(tf.image.decode_image(tf.io.read_file(path), channels=3, expand_animations=False),
+                               (5, 6)) / 255.0
+    np.testing.assert_allclose(batch[0], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["images", "tfrecords", "table"])
+def test_training_streams_are_keyed_by_epoch(folder, shards, table, kind):
+    source = {
+        "images": lambda: kvae.data.ImageFolder(folder, "8x8"),
+        "tfrecords": lambda: kvae.data.TFRecordSource(str(shards / "*.tfrecord"), "image_raw", image_size="8x8"),
+        "table": lambda: kvae.data.TableSource(table),
+    }[kind]()
+    steps = kvae.data.steps_per_epoch(source.num_train, 50)
+    from_start = [b.numpy() for b in source.train_dataset(50, seed=4).take(3 * steps)]
+    from_epoch_2 = [b.numpy() for b in source.train_dataset(50, seed=4, start_epoch=2).take(steps)]
+    for a, b in zip(from_start[2 * steps:], from_epoch_2):
+        np.testing.assert_array_equal(a, b)  # epoch 2 is the same wherever the stream starts
+    epochs = [np.concatenate(from_start[e * steps:(e + 1) * steps]) for e in range(3)]
+    assert all(len(e) == source.num_train for e in epochs)
+    assert not np.array_equal(epochs[0], epochs[1])  # a new order in each epoch
+    # The same examples in every epoch (a permutation of the training split).
+    np.testing.assert_allclose(np.sort(epochs[0].reshape(len(epochs[0]), -1), axis=0),
+                               np.sort(epochs[1].reshape(len(epochs[1]), -1), axis=0))
+
+
+@pytest.mark.parametrize("feature, dtype", [("image_raw", "uint8"), ("png", "encoded"), ("floats", "float32")])
+def test_tfrecord_shards_hold_the_examples_and_labels(shards, feature, dtype):
+    source = kvae.data.TFRecordSource(str(shards / "digits-*.tfrecord"), feature, dtype, image_size="8x8",
+                                      label_feature="label")
+    assert source.num_train + source.num_test == len(PIXELS) and source.num_test > 0
+    assert source.event_shape == (8, 8, 1) and source.class_names == [str(k) for k in range(10)]
+    x, y = _all(source.test_dataset(64, labels=True), labels=True)
+    index = {PIXELS[i].tobytes(): i for i in range(len(PIXELS))}
+    found = [index[np.round(image * 255).astype(np.uint8).tobytes()] for image in x]
+    np.testing.assert_array_equal(y, Y[found])
+
+
+def test_tfrecords_with_a_test_pattern_use_it(shards):
+    source = kvae.data.TFRecordSource(str(shards / "digits-[012].tfrecord"), "image_raw", image_size="8x8",
+                                      test_pattern=str(shards / "digits-3.tfrecord"))
+    assert (source.num_train, source.num_test) == (300, 100)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_table_is_standardised_by_its_training_rows(table, tmp_path, suffix):
+    rows = np.loadtxt(table, delimiter=",", skiprows=1)
+    path = table
+    if suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = tmp_path / "sensors.parquet"
+        pq.write_table(pa.table({name: rows[:, j] for j, name in enumerate("abcd")} | {"kind": rows[:, 4]}), path)
+    source = kvae.data.TableSource(path, label_column="kind")
+    assert source.columns == ["a", "b", "c", "d"] and source.class_names == ["0", "1", "2"]
+    train = np.stack([v.numpy() for v, _ in source._split(source.path, train=True)])
+    assert len(train) == source.num_train and source.num_train + source.num_test == 600
+    np.testing.assert_allclose(source.transform.mean, train.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(source.transform.stddev, train.std(0), rtol=1e-4)
+    streamed = _all(source.train_dataset(64).take(kvae.data.steps_per_epoch(source.num_train, 64)))
+    np.testing.assert_allclose(streamed.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(streamed.std(0), 1, atol=1e-4)
+
+
+def test_transforms_round_trip_their_config(tmp_path):
+    for transform in (kvae.data.ImageDecoding((28, 20), 3), kvae.data.Standardization([1.0, 2.0], [3.0, 4.0])):
+        kvae.data.save_transform(tmp_path, transform)
+        loaded = kvae.data.load_transform(tmp_path)
+        assert type(loaded) is type(transform) and loaded.get_config() == transform.get_config()
+    kvae.data.save_transform(tmp_path, None)
+    assert kvae.data.load_transform(tmp_path) is None
+
+
+# -- the command line --------------------------------------------------------------------------------
+
+
+def _serve(path, requests, tmp_path, session):
+    np.savez(tmp_path / "in.npz", **requests)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "run_saved_model.py"), str(path), str(tmp_path / "in.npz"),
+         str(tmp_path / "out.npz"), *(["--session"] if session else [])],
+        capture_output=True, text=True, env=env(), timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(np.load(tmp_path / "out.npz"))
+
+
+@pytest.mark.e2e
+def test_an_image_folder_run_is_served_on_png_bytes(folder, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(folder), "--image-size", "8x8", "--out", str(out), *TRAIN]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["image_size"] == "8x8" and config["class_names"] == [str(k) for k in range(10)]
+    assert main(["evaluate", str(out), "--iw-samples", "10"]) == 0
+    assert main(["export", str(out), "--to", str(tmp_path / "served")]) == 0
+    files = sorted(folder.rglob("*.png"))[:5]
+    images = np.array([f.read_bytes() for f in files], dtype=object).astype("S")
+    decoded = np.stack([kvae.data.ImageDecoding((8, 8), 1).load(str(f)).numpy() for f in files])
+    requests = {"score_image/image_bytes": images, "score/x": decoded,
+                "encode_image/image_bytes": images, "encode/x": decoded,
+                "reconstruct_image/image_bytes": images, "reconstruct/x": decoded}
+    for session in (False, True):  # tf.saved_model.load, and TF Serving's session loader
+        served = _serve(tmp_path / "served" / "1", requests, tmp_path, session)
+        for name in ("score/log_likelihood", "score/neg_elbo", "encode/mean", "reconstruct/reconstruction"):
+            signature, key = name.split("/")
+            np.testing.assert_allclose(served[f"{signature}_image/{key}"], served[name], rtol=1e-6, atol=1e-6)
+    records = [r.numpy() for r in tf.data.TFRecordDataset(str(tmp_path / "served" / "1" / WARMUP_FILE))]
+    assert any(b"score_image" in r for r in records)
+
+
+@pytest.mark.e2e
+def test_a_table_run_serves_and_scores_raw_rows(table, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--data", str(table), "--columns", "a", "b", "c", "d", "--out", str(out), *TRAIN]
+    assert main(args) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["likelihood"] == "gaussian"  # a table's default
+    transform = kvae.data.load_transform(out)
+    assert isinstance(transform, kvae.data.Standardization)
+    model = run_dir.load_run(out)[0]
+    assert main(["export", str(out), "--to", str(tmp_path / "served")]) == 0
+    rows = np.loadtxt(table, delimiter=",", skiprows=1, dtype=np.float32)[:6, :4]
+    served = _serve(tmp_path / "served" / "1", {"score/x": rows, "reconstruct/x": rows,
+                                                "generate/seed": np.arange(3, dtype=np.int64)}, tmp_path, True)
+    standard = transform.forward(rows)
+    expected = model.score(standard, num_samples=100)
+    shift = transform.log_det_jacobian  # = -Σ log σ: densities of the raw rows
+    np.testing.assert_allclose(served["score/log_likelihood"], expected["log_likelihood"] + shift, rtol=1e-4)
+    np.testing.assert_allclose(served["reconstruct/reconstruction"],
+                               transform.inverse(model.reconstruct(standard)), rtol=1e-5, atol=1e-3)
+    assert np.abs(served["generate/sample"][:, 3]).max() > 100  # raw units of column d (scale 1e4)
+    assert main(["evaluate", str(out), "--iw-samples", "10"]) == 0
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert evaluation["standardised_log_det_jacobian"] == pytest.approx(shift)
+
+
+@pytest.mark.e2e
+def test_tfrecord_shards_train_a_conditional_vae_from_the_cli(shards, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(shards / "digits-*.tfrecord"), "--feature", "png", "--feature-dtype",
+                 "encoded", "--image-size", "8x8", "--label-feature", "label", "--conditional", "--out", str(out),
+                 *TRAIN]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_classes"] == 10 and metrics["train_examples"] + metrics["test_examples"] == len(PIXELS)
+
+
+@pytest.mark.e2e
+def test_cache_trains_from_memory_on_the_same_examples(folder, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(folder), "--image-size", "8x8", "--cache", "--out", str(out), *TRAIN]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["train_examples"], metrics["test_examples"]) == (360, 40)
+
+
+# -- bad input: a clear error naming the file, and nothing written ---------------------------------
+
+
+def _refused(tmp_path, capsys, *args):
+    before = _tree(tmp_path)
+    assert main(["train", *args, "--out", str(tmp_path / "run"), *TRAIN]) == 2
+    assert _tree(tmp_path) == before  # no run folder, no backup, nothing half-written
+    return capsys.readouterr().err
+
+
+def _copy_folder(folder, target, count=40):
+    for path in sorted(folder.rglob("*.png"))[:count]:
+        (target / path.parent.name).mkdir(parents=True, exist_ok=True)
+        (target / path.parent.name / path.name).write_bytes(path.read_bytes())
+    return target
+
+
+def test_an_empty_folder_is_refused(tmp_path, capsys):
+    (tmp_path / "empty" / "cats").mkdir(parents=True)
+    err = _refused(tmp_path, capsys, "--data", str(tmp_path / "empty"), "--image-size", "8x8")
+    assert f"--data` folder '{tmp_path / 'empty'}' holds no images: expected .bmp, .gif, .jpeg, .jpg, .png" in err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_image_is_refused_by_name(folder, tmp_path, capsys, damage):
+    images = _copy_folder(folder, tmp_path / "images")
+    victim = sorted(images.rglob("*.png"))[7]
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"not an image at all")
+    err = _refused(tmp_path, capsys, "--data", str(images), "--image-size", "8x8")
+    assert f"image file '{victim}' is corrupt or truncated and cannot be decoded" in err
+
+
+def test_mixed_channel_counts_are_refused_by_name_or_converted(folder, tmp_path, capsys):
+    images = _copy_folder(folder, tmp_path / "images")
+    rgb = images / "0" / "rgb.png"
+    rgb.write_bytes(_png(np.repeat(PIXELS[0], 3, axis=-1)))
+    err = _refused(tmp_path, capsys, "--data", str(images), "--image-size", "8x8")
+    assert "images have mixed channel counts (" in err and f"'{rgb}' has 3" in err
+    assert "pass channels=1 or 3 (--channels) to convert them all" in err
+    assert kvae.data.ImageFolder(images, "8x8", channels=3).event_shape == (8, 8, 3)  # converted
+
+
+def test_a_missing_tfrecord_feature_is_refused_by_name(shards, tmp_path, capsys):
+    err = _refused(tmp_path, capsys, "--data", str(shards / "*.tfrecord"), "--feature", "pixels",
+                   "--image-size", "8x8")
+    assert f"file '{shards / 'digits-0.tfrecord'}' has no feature 'pixels'" in err
+    assert "its records have ['floats', 'image_raw', 'label', 'png']" in err
+
+
+def test_a_record_lacking_the_feature_in_a_later_shard_is_refused_by_name(shards, tmp_path, capsys):
+    for path in sorted(shards.glob("*.tfrecord")):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    with tf.io.TFRecordWriter(str(tmp_path / "digits-9.tfrecord")) as writer:
+        writer.write(tf.train.Example().SerializeToString())
+    err = _refused(tmp_path, capsys, "--data", str(tmp_path / "digits-*.tfrecord"), "--feature", "image_raw",
+                   "--image-size", "8x8")
+    assert f"file '{tmp_path / 'digits-9.tfrecord'}': a record lacks feature 'image_raw'" in err
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("warm", "column 'b' is not numeric: data row 3 holds 'warm'"),
+    ("nan", "column 'b' has a NaN or infinite cell in data row 3"),
+    ("", "column 'b' has an empty cell in data row 3"),
+])
+def test_bad_table_cells_are_refused_by_file_column_and_row(tmp_path, capsys, cell, message):
+    path = tmp_path / "t.csv"
+    rows = [f"{i},{i * 2}" for i in range(40)]
+    rows[2] = f"2,{cell}"
+    path.write_text("a,b\n" + "\n".join(rows) + "\n")
+    err = _refused(tmp_path, capsys, "--data", str(path))
+    assert f"file '{path}': {message}" in err
+
+
+def test_options_that_do_not_fit_the_data_are_refused(folder, tmp_path, capsys):
+    err = _refused(tmp_path, capsys, "--data", str(folder))
+    assert "needs --image-size HxW, e.g. 28x28" in err
+    err = _refused(tmp_path, capsys, "--data", str(folder), "--image-size", "8x8", "--feature", "x")
+    assert "--feature do(es) not apply to `--data`" in err and "it takes --image-size, --channels" in err
+    err = _refused(tmp_path, capsys, "--data", str(tmp_path / "nothing-*.tfrecord"), "--feature", "x")
+    assert "no TFRecord files match" in err
+    err = _refused(tmp_path, capsys, "--data", str(tmp_path / "missing_folder"))
+    assert "(no such file or folder)" in err
+
+
+def test_a_table_refuses_the_bernoulli_likelihood(table, tmp_path, capsys):
+    err = _refused(tmp_path, capsys, "--data", str(table), "--likelihood", "bernoulli")
+    assert "a table's standardised columns are continuous: use --likelihood gaussian or gaussian_fixed" in err
+
