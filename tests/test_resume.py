@@ -98,6 +98,66 @@ def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, request
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
 
 
+# A streamed image folder with long epochs (405 steps) and a backup every 25 steps.
+STEP_ARGS = ["--epochs", "3", "--batch-size", "4", "--hidden", "16", "--latent-dim", "2", "--seed", "3", "--verbose",
+             "0", "--image-size", "8x8", "--backup-every", "25"]
+
+
+@pytest.fixture(scope="module")
+def digit_folder(tmp_path_factory):
+    import tensorflow as tf
+
+    digits = kvae.data.load_digits()
+    root = tmp_path_factory.mktemp("digit_pngs") / "digits"
+    x = np.concatenate([digits.x_train, digits.x_test])
+    y = np.concatenate([digits.y_train, digits.y_test])
+    for i, (image, label) in enumerate(zip(x, y)):
+        (root / str(label)).mkdir(parents=True, exist_ok=True)
+        (root / str(label) / f"{i}.png").write_bytes(tf.io.encode_png(np.round(image * 255).astype(np.uint8)).numpy())
+    return root
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_steps(tmp_path_factory, digit_folder):
+    out = tmp_path_factory.mktemp("uninterrupted_steps") / "run"
+    assert main(["train", "--out", str(out), "--data", str(digit_folder), *STEP_ARGS]) == 0
+    return out
+
+
+def _position(backup_dir):
+    try:
+        metadata = json.loads((backup_dir / "training_metadata.json").read_text())
+    except (OSError, ValueError):  # not there yet, or being written
+        return (0, 0)
+    return metadata["epoch"], metadata["batch"]
+
+
+@pytest.mark.e2e
+def test_a_run_killed_mid_epoch_resumes_at_its_last_saved_step(tmp_path, digit_folder, uninterrupted_steps):
+    command = _kvae(tmp_path / "run", "--data", str(digit_folder), args=STEP_ARGS)
+    for attempt in range(3):  # a kill can land just after an epoch's end; then try again
+        out = tmp_path / f"run-{attempt}"
+        command[command.index("--out") + 1] = str(out)
+        process = start(command, tmp_path / f"first-{attempt}.log")
+        wait_for(lambda: _position(out / "backup")[0] >= 1 and _position(out / "backup")[1] > 0, [process],
+                 timeout=120, what="a backup in the middle of epoch 2")
+        kill(process)
+        epoch, step = _position(out / "backup")
+        if step > 0:
+            break
+    assert not (out / "model.keras").exists() and 0 < step < 405 and step % 25 == 0
+    assert subprocess_run(command) == 0  # the same command again
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["resumed_from_epoch"], metrics["resumed_from_step"]) == (epoch, step)
+    assert _epochs(out) == [0, 1, 2]  # the interrupted epoch's row is written once, when it ends
+    for a, b in zip(_weights(uninterrupted_steps), _weights(out)):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def subprocess_run(command):
+    return main(command[command.index("train"):])
+
+
 def test_resume_refuses_a_backup_made_with_other_options(tmp_path, capsys):
     out = tmp_path / "run"
     (out / "backup").mkdir(parents=True)
@@ -197,8 +257,8 @@ def test_an_unreadable_latest_backup_falls_back_to_the_epoch_before(tmp_path):
     latest = backup_dir / "latest.weights.h5"
     latest.write_bytes(latest.read_bytes()[:100])  # as if killed while writing it
 
-    restored, _, epoch = resume.restore(tiny_vae, tf.distribute.get_strategy(), backup_dir)
-    assert epoch == 1
+    restored, _, position = resume.restore(tiny_vae, tf.distribute.get_strategy(), backup_dir)
+    assert position == (1, 0)
     for a, b in zip(snapshots[0], restored.get_weights()):
         np.testing.assert_array_equal(a, b)
 

@@ -50,22 +50,25 @@ class FiniteBackupAndRestore(keras.callbacks.BackupAndRestore):
                          delete_checkpoint=delete_checkpoint, save_freq=save_freq, **kwargs)
         # Steps of the current epoch done before this `fit` began (a run resumed mid-epoch).
         self.step_offset = 0
-        self._epoch_in_progress = 0
+        self._epoch_in_progress = self._saved_at = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_in_progress = epoch
+        self._saved_at = self.step_offset
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch" or not self._should_save_on_batch(batch):
+        if self.save_freq == "epoch":
+            return
+        done = self.step_offset + batch + 1  # steps of this epoch done (batch: the call's last step)
+        if done - self._saved_at < self.save_freq:
             return
         if logs and not math.isfinite(float(logs.get("loss", 0.0))):
             return
         # Keras writes {"epoch": _current_epoch, "batch": _last_batch_seen} and restores only the epoch;
         # here "batch" is the number of steps of that epoch already done, which `kvae train` resumes after.
-        seen = self._last_batch_seen
-        self._current_epoch, self._last_batch_seen = self._epoch_in_progress, self.step_offset + batch + 1
+        self._saved_at = done
+        self._current_epoch, self._last_batch_seen = self._epoch_in_progress, done
         self._save_model()
-        self._last_batch_seen = seen
 
     def on_epoch_end(self, epoch, logs=None):
         self.step_offset = 0
@@ -73,4 +76,3 @@ class FiniteBackupAndRestore(keras.callbacks.BackupAndRestore):
             return  # a diverged epoch: keep the last good backup
         self._current_epoch, self._last_batch_seen = epoch + 1, 0
         self._save_model()  # also with a step frequency: an epoch's end is a backup
-        self._last_batch_seen = self._batches_seen_since_last_saving = 0
