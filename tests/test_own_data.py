@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import kvae
-from distributed import SCRIPTS, env
+from distributed import SCRIPTS, env, free_ports, run_all, start, tf_config
 from kvae.cli import run_dir
 from kvae.export import WARMUP_FILE
 from kvae_cli import main
@@ -140,6 +140,38 @@ def test_tfrecord_shards_hold_the_examples_and_labels(shards, feature, dtype):
     index = {PIXELS[i].tobytes(): i for i in range(len(PIXELS))}
     found = [index[np.round(image * 255).astype(np.uint8).tobytes()] for image in x]
     np.testing.assert_array_equal(y, Y[found])
+
+
+@pytest.mark.parametrize("kind", ["images", "tfrecords"])
+def test_file_shards_split_the_training_files_between_workers(folder, shards, kind):
+    source = (kvae.data.ImageFolder(folder, "8x8") if kind == "images" else
+              kvae.data.TFRecordSource(str(shards / "*.tfrecord"), "image_raw", image_size="8x8"))
+    everything = _all(source.train_dataset(1000).take(1))
+    steps = 6
+    parts = [_all(source.train_dataset(16, shard=(2, i), steps=steps).take(steps)) for i in range(2)]
+    assert all(len(p) == steps * 16 for p in parts)  # every worker's epoch is `steps` full batches
+    key = lambda a: {row.tobytes() for row in a.reshape(len(a), -1)}  # noqa: E731
+    assert not key(parts[0]) & key(parts[1])  # disjoint files, so disjoint examples
+    assert key(parts[0]) | key(parts[1]) <= key(everything)
+    # Each worker's epoch is still keyed by (seed, epoch): a stream started at epoch 1 repeats it.
+    again = _all(source.train_dataset(16, shard=(2, 1), steps=steps, start_epoch=1).take(steps))
+    np.testing.assert_array_equal(again, _all(source.train_dataset(16, shard=(2, 1), steps=steps)
+                                              .skip(steps).take(steps)))
+
+
+@pytest.mark.e2e
+def test_two_workers_train_on_their_own_tfrecord_shards(shards, tmp_path):
+    ports = free_ports(2)
+    command = [sys.executable, "-m", "kvae", "train", "--strategy", "multi_worker", "--data",
+               str(shards / "*.tfrecord"), "--feature", "image_raw", "--image-size", "8x8", "--out",
+               str(tmp_path / "run"), *TRAIN]
+    workers = [start(command, tmp_path / f"w{i}.log", TF_CONFIG=tf_config(ports, i)) for i in range(2)]
+    codes = run_all(workers, timeout=240)
+    logs = [(tmp_path / f"w{i}.log").read_text() for i in range(2)]
+    assert codes == [0, 0], "\n".join(log[-2000:] for log in logs)
+    assert "worker 0 of 2 reads 2 of 4 files" in logs[0] and "worker 1 of 2 reads 2 of 4 files" in logs[1]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["replicas"] == 2 and np.isfinite(metrics["test_neg_elbo"])
 
 
 def test_tfrecords_with_a_test_pattern_use_it(shards):

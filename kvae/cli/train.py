@@ -21,6 +21,8 @@ class TrainingDiverged(RuntimeError):
 
 
 def run(args):
+    # First: MultiWorkerMirroredStrategy must configure TensorFlow before any op runs (opening a file source does).
+    strategy = kvae.distribute.get_strategy(args.strategy)
     data = sources.open_data(vars(args))
     if args.cache and data.streaming:
         data = data.cached()
@@ -30,8 +32,12 @@ def run(args):
     epochs = args.epochs or DEFAULT_EPOCHS.get(data.name, OTHER_EPOCHS)
     config = _run_config(args, data, epochs)
 
-    strategy = kvae.distribute.get_strategy(args.strategy)
     chief = kvae.distribute.worker_index(strategy) == 0
+    if sharded_by_file(data, strategy) and args.batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(
+            f"--batch-size must be a multiple of the {strategy.num_replicas_in_sync} replicas when each worker "
+            f"reads its own files, received: {args.batch_size}"
+        )
     backup_dir = _backup_dir(args, out, strategy, config)
     steps = kvae.data.steps_per_epoch(data.num_train, args.batch_size)
     # Restored before fit (fit restores again, harmlessly): the data stream must
@@ -57,6 +63,8 @@ def run(args):
     callbacks += _callbacks(args, out, steps, x_test, y_test if labels else None, chief)
 
     def stream(epoch, skip=0):
+        if sharded_by_file(data, strategy):
+            return _file_sharded(data, strategy, args, steps, epoch, skip)
         ds = data.train_dataset(args.batch_size, seed=args.seed, start_epoch=epoch, labels=labels,
                                 binarize=args.binarize)
         return ds.skip(skip) if skip else ds
@@ -236,6 +244,36 @@ def _callbacks(args, out, steps, x_test, y_test, chief):
             labels=None if y_test is None else y_test[:16],
         ))
     return callbacks
+
+
+def sharded_by_file(data, strategy):
+    """Whether each worker reads only its own files: a multi-worker run on enough files."""
+    if not kvae.distribute.in_multi_worker_mode(strategy):
+        return False
+    workers = strategy.cluster_resolver.cluster_spec().num_tasks("worker")
+    return data.num_files >= workers
+
+
+def _file_sharded(data, strategy, args, steps, epoch, skip):
+    """The training stream with each worker reading files `i, i + workers, ...` of the split.
+
+    `tf.distribute`'s documented per-worker input: each input pipeline yields
+    its replicas' share of every global batch, from its own files only, and
+    every epoch is `steps` batches on every worker (a worker whose files hold
+    fewer examples wraps around), so the collectives stay in step.
+    """
+
+    def pipeline(context):
+        shard = (context.num_input_pipelines, context.input_pipeline_id)
+        local = strategy.num_replicas_in_sync // context.num_input_pipelines
+        print(f"worker {shard[1]} of {shard[0]} reads {len(range(shard[1], data.num_files, shard[0]))} of "
+              f"{data.num_files} files")
+        ds = data.train_dataset(context.get_per_replica_batch_size(args.batch_size), seed=args.seed,
+                                start_epoch=epoch, labels=args.conditional, binarize=args.binarize, shard=shard,
+                                steps=steps * local)
+        return ds.skip(skip * local) if skip else ds
+
+    return strategy.distribute_datasets_from_function(pipeline)
 
 
 def _raise_if_diverged(losses, backup_dir, last_epoch):

@@ -7,7 +7,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kvae.data.source import Source, binarize_batches, epoch_stream, permutation, stream_options
+from kvae.data.source import (
+    Source,
+    binarize_batches,
+    epoch_stream,
+    fixed_length,
+    permutation,
+    shard_of,
+    stream_options,
+)
 from kvae.data.transforms import ImageDecoding, parse_image_size
 
 FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # Keras' image_dataset_from_directory's
@@ -84,13 +92,18 @@ class ImageFolder(Source):
             return ds.map(lambda p, y: (load(p), y), num_parallel_calls=parallel, deterministic=True)
         return ds.map(lambda p, y: load(p), num_parallel_calls=parallel, deterministic=True)
 
-    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False):
-        paths, ys = (tf.constant(a) for a in self._train)
+    @property
+    def num_files(self):
+        return self.num_train
+
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
+                      steps=None):
+        paths, ys = (tf.constant(shard_of(a, shard)) for a in self._train)
 
         def epoch(epoch_seed):
             order = permutation(tf.size(paths, out_type=tf.int64), epoch_seed)
             files = tf.data.Dataset.from_tensor_slices((tf.gather(paths, order), tf.gather(ys, order)))
-            ds = self._decode(files, labels).batch(batch_size)
+            ds = fixed_length(self._decode(files, labels).batch(batch_size), steps)
             return binarize_batches(ds, epoch_seed, labels) if binarize else ds
 
         return epoch_stream(start_epoch, seed, epoch).prefetch(2).with_options(stream_options())

@@ -37,9 +37,26 @@ class Source:
     def has_labels(self):
         return self.class_names is not None
 
-    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False):
-        """An endless stream of epochs `start_epoch, start_epoch + 1, ...` of (global) batches."""
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
+                      steps=None):
+        """An endless stream of epochs `start_epoch, start_epoch + 1, ...` of batches.
+
+        Args:
+            batch_size: int. Examples per batch (the global batch, or one
+                input pipeline's share of it when `shard` is given).
+            seed: int. Seed of each epoch's order (and binarisation noise).
+            start_epoch: int. The first epoch of the stream.
+            labels: bool. Batches of `(x, class ids)`.
+            binarize: bool. Dynamic binarisation (values in [0, 1]).
+            shard: `(num_shards, index)` or None. Read only files
+                `index, index + num_shards, ...` (sources with `num_files`).
+            steps: int or None. Make every epoch exactly this many batches
+                (a shard's own share wraps around or is cut): workers reading
+                different files must still agree on an epoch's length.
+        """
         raise NotImplementedError
+
+    num_files = 0  # files a training stream can be sharded by (0: shard by data)
 
     def test_dataset(self, batch_size, labels=False):
         """One pass over the test split, in a fixed order."""
@@ -98,7 +115,10 @@ class ArraySource(Source):
             class_names = [str(k) for k in range(int(max(splits.y_train.max(), splits.y_test.max())) + 1)]
         self.class_names = class_names
 
-    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False):
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
+                      steps=None):
+        if shard is not None or steps is not None:
+            raise ValueError("arrays in memory are sharded by data (tf.data's AutoShardPolicy.DATA), not by file")
         return make_dataset(self.splits.x_train, batch_size, shuffle=True, seed=seed, binarize=binarize,
                             start_epoch=start_epoch, labels=self.splits.y_train if labels else None)
 
@@ -120,6 +140,19 @@ def epoch_stream(start_epoch, seed, make_epoch):
 def permutation(n, epoch_seed):
     """A stateless permutation of `range(n)` keyed by `epoch_seed`."""
     return tf.argsort(tf.random.stateless_uniform([n], seed=epoch_seed))
+
+
+def shard_of(array, shard):
+    """`array[index::num_shards]` for `shard = (num_shards, index)`, or `array` for None."""
+    if shard is None:
+        return array
+    num_shards, index = shard
+    return array[index::num_shards]
+
+
+def fixed_length(ds, steps):
+    """An epoch's batches made exactly `steps` long (wrapping around), or left as they are for None."""
+    return ds if steps is None else ds.repeat().take(steps)
 
 
 def rotate(rows, n, epoch_seed):

@@ -125,7 +125,10 @@ class TableSource(Source):
             return rows.map(lambda v, y: (forward(v), y))
         return rows.map(lambda v, y: forward(v))
 
-    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False):
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
+                      steps=None):
+        if shard is not None:
+            raise ValueError("a table is one file: shard it by data (tf.data's AutoShardPolicy.DATA), not by file")
         if binarize:
             raise ValueError("`binarize` needs values in [0, 1]; a table is continuous (use a Gaussian likelihood)")
 

@@ -5,7 +5,17 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from kvae.data.source import Source, counted, binarize_batches, epoch_stream, permutation, rotate, stream_options
+from kvae.data.source import (
+    Source,
+    binarize_batches,
+    counted,
+    epoch_stream,
+    fixed_length,
+    permutation,
+    rotate,
+    shard_of,
+    stream_options,
+)
 from kvae.data.transforms import ImageDecoding, parse_image_size
 
 FEATURE_DTYPES = ("uint8", "float32", "encoded")
@@ -136,16 +146,22 @@ class TFRecordSource(Source):
         return ds.interleave(read, cycle_length=CYCLE_LENGTH, block_length=1, deterministic=True,
                              num_parallel_calls=tf.data.AUTOTUNE)
 
-    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False):
-        files = tf.constant(self.files)
-        ids = tf.range(len(self.files), dtype=tf.int64)
+    @property
+    def num_files(self):
+        return len(self.files)
+
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
+                      steps=None):
+        files = tf.constant(shard_of(np.array(self.files), shard))
+        ids = tf.constant(shard_of(np.arange(len(self.files), dtype=np.int64), shard))  # the split's keys
 
         def epoch(epoch_seed):
             order = permutation(tf.size(files, out_type=tf.int64), epoch_seed)
             records = self._records(tf.gather(files, order), tf.gather(ids, order), train=True)
+            # A shard's count is not known: rotating by the split's is still a permutation, keyed by the epoch.
             records = rotate(records, self.num_train, epoch_seed).shuffle(
                 SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=False)
-            ds = records.batch(batch_size).map(lambda r: self._parse(r, labels))
+            ds = fixed_length(records.batch(batch_size).map(lambda r: self._parse(r, labels)), steps)
             return binarize_batches(ds, epoch_seed, labels) if binarize else ds
 
         return epoch_stream(start_epoch, seed, epoch).prefetch(2).with_options(stream_options())
