@@ -1,0 +1,168 @@
+"""Training from users' files vs from memory: examples/s after the first epoch, and peak RSS.
+
+    python bench/own_data.py [--epochs 3] [--rounds 2] [--work DIR]
+
+Writes Fashion-MNIST's 60,000 training images once as a folder of PNG files
+(class sub-folders) and as 8 TFRecord shards of raw bytes (also a 15,000-image
+copy of each, for the memory comparison), then trains the 784-400-20 MLP VAE
+(Bernoulli, batch 128, Adam, `steps_per_execution="auto"` as `kvae train`
+does) in a fresh process per run, alternating the contenders in each round:
+
+- `in-memory`: the arrays on `make_dataset`'s pipeline (what `--data
+  fashion_mnist` does);
+- `folder, streamed`: `kvae.data.ImageFolder` decoding PNGs batch by batch;
+- `folder, --cache`: the same folder decoded once into memory;
+- `TFRecord, streamed`: `kvae.data.TFRecordSource` parsing raw bytes.
+
+Throughput is examples/s over epochs 2..E (the first epoch pays for tracing
+and, for --cache, the decode). Peak RSS (`ru_maxrss`) of the streamed runs is
+measured on 15,000 and 60,000 images: streaming holds a file list, not the
+images, so it should not grow with the data. Prints a table and writes
+bench/results/own_data.json.
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CONTENDERS = ("in-memory", "folder, streamed", "folder, --cache", "TFRecord, streamed")
+TARGET = 0.8  # of in-memory examples/s
+
+
+def _write_data(work, sizes):
+    import numpy as np
+    import tensorflow as tf
+
+    import kvae
+
+    data = kvae.data.load_fashion_mnist()
+    pixels = np.round(data.x_train * 255).astype(np.uint8)
+    for size in sizes:
+        folder = work / f"png-{size}"
+        if not (folder / ".complete").exists():
+            for i in range(size):
+                label = int(data.y_train[i])
+                (folder / str(label)).mkdir(parents=True, exist_ok=True)
+                (folder / str(label) / f"{i:05d}.png").write_bytes(tf.io.encode_png(pixels[i]).numpy())
+            (folder / ".complete").write_text("")
+        shards = work / f"tfrecord-{size}"
+        if not (shards / ".complete").exists():
+            shards.mkdir(parents=True, exist_ok=True)
+            for shard in range(8):
+                with tf.io.TFRecordWriter(str(shards / f"train-{shard}.tfrecord")) as writer:
+                    for i in range(shard, size, 8):
+                        feature = {"image_raw": tf.train.Feature(
+                            bytes_list=tf.train.BytesList(value=[pixels[i].tobytes()]))}
+                        writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+            (shards / ".complete").write_text("")
+
+
+def _job(name, work, size, epochs, batch_size):
+    """One training run in this process; prints a JSON line of its numbers."""
+    import keras
+
+    import kvae
+
+    opened = time.perf_counter()
+    if name == "in-memory":
+        source = kvae.data.ArraySource(kvae.data.load_fashion_mnist())
+    elif name.startswith("folder"):
+        source = kvae.data.ImageFolder(work / f"png-{size}", "28x28")
+        if name.endswith("--cache"):
+            source = source.cached()
+    else:
+        source = kvae.data.TFRecordSource(str(work / f"tfrecord-{size}" / "*.tfrecord"), "image_raw",
+                                          image_size="28x28")
+    open_seconds = time.perf_counter() - opened
+    keras.utils.set_random_seed(0)
+    model = kvae.build_vae((28, 28, 1), 20, hidden_units=400, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution="auto")
+    steps = kvae.data.steps_per_epoch(source.num_train, batch_size)
+    times = []
+
+    class EpochTimes(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.start)
+
+    model.fit(source.train_dataset(batch_size, seed=0), epochs=epochs, steps_per_epoch=steps, verbose=0,
+              callbacks=[EpochTimes()])
+    later = times[1:]
+    print(json.dumps({
+        "name": name, "size": size, "train_examples": source.num_train, "open_seconds": open_seconds,
+        "epoch_seconds": times, "examples_per_s": source.num_train * len(later) / sum(later),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
+def _run(name, work, size, epochs, batch_size):
+    command = [sys.executable, __file__, "--job", name, "--work", str(work), "--size", str(size),
+               "--epochs", str(epochs), "--batch-size", str(batch_size)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if result.returncode:
+        raise SystemExit(f"{name} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--work", default="/tmp/kvae-own-data-bench", help="where the PNGs and shards are written")
+    parser.add_argument("--out", default=str(HERE / "results" / "own_data.json"))
+    parser.add_argument("--job", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=60000, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    work = Path(args.work)
+    if args.job:
+        return _job(args.job, work, args.size, args.epochs, args.batch_size)
+
+    sys.path.insert(0, str(ROOT))
+    from bench.output import machine, write_json
+
+    _write_data(work, (15000, 60000))
+    runs = {name: [] for name in CONTENDERS}
+    for _ in range(args.rounds):  # alternate the contenders: drift on a shared machine hits all alike
+        for name in CONTENDERS:
+            runs[name].append(_run(name, work, 60000, args.epochs, args.batch_size))
+    memory = {}
+    for name in ("folder, streamed", "TFRecord, streamed"):
+        memory[name] = {size: _run(name, work, size, 2, args.batch_size)["peak_rss_mib"] for size in (15000, 60000)}
+
+    baseline = statistics.median(r["examples_per_s"] for r in runs["in-memory"])
+    rows = []
+    print(f"{'pipeline':<22} {'examples/s':>11} {'vs memory':>10} {'open s':>7} {'peak RSS MiB':>13}")
+    for name in CONTENDERS:
+        speed = statistics.median(r["examples_per_s"] for r in runs[name])
+        row = {"pipeline": name, "examples_per_s": speed, "ratio_to_in_memory": speed / baseline,
+               "open_seconds": statistics.median(r["open_seconds"] for r in runs[name]),
+               "peak_rss_mib": max(r["peak_rss_mib"] for r in runs[name]), "runs": runs[name]}
+        rows.append(row)
+        print(f"{name:<22} {speed:>11.0f} {speed / baseline:>9.2f}x {row['open_seconds']:>7.1f} "
+              f"{row['peak_rss_mib']:>13.0f}")
+    print()
+    print(f"{'streamed pipeline':<22} {'RSS 15k MiB':>12} {'RSS 60k MiB':>12} {'60k / 15k':>10}")
+    for name, sizes in memory.items():
+        print(f"{name:<22} {sizes[15000]:>12.0f} {sizes[60000]:>12.0f} {sizes[60000] / sizes[15000]:>10.2f}")
+    targets = {name: row["ratio_to_in_memory"] >= TARGET for name, row in zip(CONTENDERS, rows)
+               if name != "in-memory"}
+    write_json(args.out, {
+        "machine": machine(), "epochs": args.epochs, "rounds": args.rounds, "batch_size": args.batch_size,
+        "model": "784-400-20 MLP, Bernoulli", "rows": rows, "target_ratio": TARGET, "meets_target": targets,
+        "peak_rss_by_size_mib": {name: {str(k): v for k, v in sizes.items()} for name, sizes in memory.items()},
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
