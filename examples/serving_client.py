@@ -11,10 +11,17 @@ then:
     python examples/serving_client.py                  # every signature, REST rows + columns + gRPC
     python examples/serving_client.py --print-request encode > encode.json   # a body for curl
 
+A model trained on image files (`kvae train --data FOLDER --image-size HxW`) also
+serves `encode_image`, `reconstruct_image` and `score_image` on encoded PNG/JPEG
+bytes, sent base64-encoded as TF Serving's REST API expects (`{"b64": ...}`):
+
+    python examples/serving_client.py --model images --image a.png b.jpg   # score_image over REST
+
 Needs only numpy (REST) and tensorflow-serving-api + grpcio (gRPC); not kvae.
 """
 
 import argparse
+import base64
 import json
 import urllib.request
 
@@ -49,6 +56,14 @@ def rest_rows(signature, inputs):
 def rest_columns(signature, inputs):
     """TF Serving's columnar format: one batched list per input."""
     return {"signature_name": signature, "inputs": {k: v.tolist() for k, v in inputs.items()}}
+
+
+def rest_images(signature, images):
+    """A REST body for an image signature: each image's bytes as `{"b64": ...}`, one row per image."""
+    return {
+        "signature_name": signature,
+        "instances": [{"image_bytes": {"b64": base64.b64encode(data).decode("ascii")}} for data in images],
+    }
 
 
 def post(url, payload, timeout=10.0):
@@ -88,12 +103,20 @@ def main(argv=None):
     parser.add_argument("--grpc-port", type=int, default=8500)
     parser.add_argument("--model", default="digits")
     parser.add_argument("--print-request", metavar="SIGNATURE", help="print a REST body and exit")
+    parser.add_argument("--image", nargs="+", metavar="FILE",
+                        help="score these PNG/JPEG files with score_image (a model trained on image files)")
     args = parser.parse_args(argv)
+    url = f"http://{args.host}:{args.rest_port}/v1/models/{args.model}:predict"
+    if args.image:
+        images = [open(path, "rb").read() for path in args.image]
+        predictions = post(url, rest_images("score_image", images))["predictions"]
+        for path, scores in zip(args.image, predictions):
+            print(f"{path}: log p(x) ≈ {scores['log_likelihood']:.2f} nats, -ELBO {scores['neg_elbo']:.2f}")
+        return
     inputs = example_inputs()
     if args.print_request:
         print(json.dumps(rest_rows(args.print_request, inputs[args.print_request])))
         return
-    url = f"http://{args.host}:{args.rest_port}/v1/models/{args.model}:predict"
     for signature, values in inputs.items():
         rows = post(url, rest_rows(signature, values))["predictions"]
         columns = post(url, rest_columns(signature, values))["outputs"]

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import load_script
@@ -117,6 +118,38 @@ def test_kubernetes_manifest_gives_each_pod_a_consistent_tf_config():
         assert config["cluster"]["worker"] == [
             f"{job['metadata']['name']}-{k}.{service['metadata']['name']}:{port}" for k in range(workers)
         ]
+
+
+@pytest.mark.e2e
+def test_image_folder_example_trains_with_the_cli_and_serves_png_bytes(tmp_path):
+    example = load_script("examples/image_folder_vae.py")
+    result = example.main(["--data", "digits", "--images", "300", "--epochs", "2", "--work", str(tmp_path)])
+    assert result["version"].endswith("/1") and np.all(np.isfinite(result["log_likelihood"]))
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [str(k) for k in range(10)]
+
+
+@pytest.mark.e2e
+def test_serving_client_sends_images_as_base64_that_tf_serving_decodes(tmp_path):
+    import base64
+    import json
+
+    import tensorflow as tf
+
+    import kvae
+
+    client = load_script("examples/serving_client.py")
+    images = [tf.io.encode_png(tf.fill([8, 8, 1], tf.constant(v, tf.uint8))).numpy() for v in (0, 128)]
+    body = json.loads(json.dumps(client.rest_images("score_image", images)))
+    # TF Serving's REST API turns {"b64": ...} into the bytes of a DT_STRING tensor.
+    received = [base64.b64decode(row["image_bytes"]["b64"]) for row in body["instances"]]
+    assert body["signature_name"] == "score_image" and received == images
+    model = kvae.build_vae((8, 8, 1), 2, hidden_units=(16,), seed=0)
+    path = kvae.export.export_saved_model(model, tmp_path / "images", score_samples=4,
+                                          transform=kvae.data.ImageDecoding((8, 8), 1))
+    served = tf.saved_model.load(str(path)).signatures
+    on_bytes = served["score_image"](image_bytes=tf.constant(received))
+    on_pixels = served["score"](x=tf.stack([kvae.data.ImageDecoding((8, 8), 1).decode(b) for b in images]))
+    np.testing.assert_allclose(on_bytes["log_likelihood"], on_pixels["log_likelihood"], rtol=1e-6)
 
 
 @pytest.mark.e2e

@@ -14,7 +14,7 @@ from kvae.callbacks import FiniteBackupAndRestore
 # must use the same ones, or the backup does not belong to it.
 RUN_DEFINING = (
     "data", "data_test", "image_size", "channels", "feature", "feature_dtype", "label_feature", "columns",
-    "label_column", "data_name", "batch_size", "latent_dim", "hidden", "architecture",
+    "label_column", "cache", "data_name", "batch_size", "latent_dim", "hidden", "architecture",
     "likelihood", "beta", "learning_rate", "binarize", "seed", "event_shape", "dtype_policy",
     "prior", "prior_components", "posterior", "iaf_steps", "conditional", "objective", "iw_train_samples", "iw_gradient",
 )

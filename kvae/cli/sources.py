@@ -39,3 +39,33 @@ def test_dataset(source, batch_size, binarize, labels):
         x, y = test_examples(source, binarize)
         return kvae.data.make_dataset(x, batch_size, labels=y if labels else None)
     return source.test_dataset(batch_size, labels=labels)
+
+
+def sharded_by_file(data, strategy):
+    """Whether each worker reads only its own files: a multi-worker run on enough files."""
+    if not kvae.distribute.in_multi_worker_mode(strategy):
+        return False
+    workers = strategy.cluster_resolver.cluster_spec().num_tasks("worker")
+    return data.num_files >= workers
+
+
+def file_sharded_stream(data, strategy, args, steps, epoch, skip):
+    """The training stream with each worker reading files `i, i + workers, ...` of the split.
+
+    `tf.distribute`'s documented per-worker input: each input pipeline yields
+    its replicas' share of every global batch, from its own files only, and
+    every epoch is `steps` batches on every worker (a worker whose files hold
+    fewer examples wraps around), so the collectives stay in step.
+    """
+
+    def pipeline(context):
+        shard = (context.num_input_pipelines, context.input_pipeline_id)
+        local = strategy.num_replicas_in_sync // context.num_input_pipelines
+        print(f"worker {shard[1]} of {shard[0]} reads {len(range(shard[1], data.num_files, shard[0]))} of "
+              f"{data.num_files} files")
+        ds = data.train_dataset(context.get_per_replica_batch_size(args.batch_size), seed=args.seed,
+                                start_epoch=epoch, labels=args.conditional, binarize=args.binarize, shard=shard,
+                                steps=steps * local)
+        return ds.skip(skip * local) if skip else ds
+
+    return strategy.distribute_datasets_from_function(pipeline)

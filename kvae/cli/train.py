@@ -33,7 +33,7 @@ def run(args):
     config = _run_config(args, data, epochs)
 
     chief = kvae.distribute.worker_index(strategy) == 0
-    if sharded_by_file(data, strategy) and args.batch_size % strategy.num_replicas_in_sync:
+    if sources.sharded_by_file(data, strategy) and args.batch_size % strategy.num_replicas_in_sync:
         raise ValueError(
             f"--batch-size must be a multiple of the {strategy.num_replicas_in_sync} replicas when each worker "
             f"reads its own files, received: {args.batch_size}"
@@ -63,8 +63,8 @@ def run(args):
     callbacks += _callbacks(args, out, steps, x_test, y_test if labels else None, chief)
 
     def stream(epoch, skip=0):
-        if sharded_by_file(data, strategy):
-            return _file_sharded(data, strategy, args, steps, epoch, skip)
+        if sources.sharded_by_file(data, strategy):
+            return sources.file_sharded_stream(data, strategy, args, steps, epoch, skip)
         ds = data.train_dataset(args.batch_size, seed=args.seed, start_epoch=epoch, labels=labels,
                                 binarize=args.binarize)
         return ds.skip(skip) if skip else ds
@@ -246,36 +246,6 @@ def _callbacks(args, out, steps, x_test, y_test, chief):
     return callbacks
 
 
-def sharded_by_file(data, strategy):
-    """Whether each worker reads only its own files: a multi-worker run on enough files."""
-    if not kvae.distribute.in_multi_worker_mode(strategy):
-        return False
-    workers = strategy.cluster_resolver.cluster_spec().num_tasks("worker")
-    return data.num_files >= workers
-
-
-def _file_sharded(data, strategy, args, steps, epoch, skip):
-    """The training stream with each worker reading files `i, i + workers, ...` of the split.
-
-    `tf.distribute`'s documented per-worker input: each input pipeline yields
-    its replicas' share of every global batch, from its own files only, and
-    every epoch is `steps` batches on every worker (a worker whose files hold
-    fewer examples wraps around), so the collectives stay in step.
-    """
-
-    def pipeline(context):
-        shard = (context.num_input_pipelines, context.input_pipeline_id)
-        local = strategy.num_replicas_in_sync // context.num_input_pipelines
-        print(f"worker {shard[1]} of {shard[0]} reads {len(range(shard[1], data.num_files, shard[0]))} of "
-              f"{data.num_files} files")
-        ds = data.train_dataset(context.get_per_replica_batch_size(args.batch_size), seed=args.seed,
-                                start_epoch=epoch, labels=args.conditional, binarize=args.binarize, shard=shard,
-                                steps=steps * local)
-        return ds.skip(skip * local) if skip else ds
-
-    return strategy.distribute_datasets_from_function(pipeline)
-
-
 def _raise_if_diverged(losses, backup_dir, last_epoch):
     if not losses or math.isfinite(float(losses[-1])):
         return
@@ -316,7 +286,7 @@ def _parts(model):
 
 def _run_config(args, data, epochs):
     skip = ("command", "overwrite", "verbose", "fit_verbose", "strategy", "backup_dir", "image_every",
-            "tensorboard", "steps_per_execution", "backup_every", "cache")
+            "tensorboard", "steps_per_execution", "backup_every")
     config = {k: v for k, v in vars(args).items() if k not in skip}
     config.update(epochs=epochs, data_name=data.name, event_shape=list(data.event_shape),
                   class_names=data.class_names)
