@@ -24,9 +24,10 @@ FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # Keras' image_dataset_from
 class ImageFolder(Source):
     """Images under a folder (recursively); class sub-folders become labels.
 
-    Files are listed and split by Keras' `image_dataset_from_directory`
-    (sub-folders are classes, as there; images directly in a folder that
-    has sub-folders are not used). Each epoch reads them in a new seeded
+    Files are listed by Keras' `image_dataset_from_directory` (sub-folders
+    are classes, as there; images directly in a folder that has sub-folders
+    are not used) and split as it splits them: a seeded shuffle, the last
+    `test_fraction` held out. Each epoch reads them in a new seeded
     order and decodes them batch by batch (`ImageDecoding`: decode, bilinear
     resize, scale to [0, 1]); nothing but the file list is held in memory.
 
@@ -142,7 +143,8 @@ def _split(directory, paths, class_names, test_fraction, seed, argument):
             f"`{argument}` folder {str(directory)!r} must hold at least {int(np.ceil(1 / test_fraction))} images "
             f"to hold out a test fraction of {test_fraction}, received {len(paths)}; or give a test folder"
         )
-    # Keras' own seeded shuffle and split (the last `test_fraction` of the shuffled files).
+    # Keras' rule (a seeded shuffle, the last `test_fraction` held out), kept here so a test
+    # fraction that rounds to no file is an error rather than Keras' empty training split.
     order = np.random.RandomState(seed).permutation(len(paths))
     shuffled = [paths[i] for i in order]
     return shuffled[:-n_test], shuffled[-n_test:]
