@@ -5,12 +5,10 @@ from kvae.data.open import SOURCE_OPTIONS
 
 # Test examples held in memory for the report and the image logger (streamed sources can be large).
 REPORT_EXAMPLES = 2000
-# Options that pick and shape the data; recorded in config.json (and run-defining).
-DATA_OPTIONS = ("data", "data_test", *SOURCE_OPTIONS)
 
 
 def open_data(options, data_dir=None):
-    """A `kvae.data.Source` for a dict of `DATA_OPTIONS` (argparse's or config.json's)."""
+    """A `kvae.data.Source` for a dict of data options (argparse's, or config.json's, which records them)."""
     return kvae.data.open_source(
         options.get("data", "digits"), data_test=options.get("data_test"),
         data_dir=data_dir or options.get("data_dir"), seed=options.get("seed", 0), argument="--data",
@@ -35,7 +33,7 @@ def test_examples(source, binarize, limit=None):
 
 def test_dataset(source, batch_size, binarize, labels):
     """The test split as a dataset, binarised as `test_examples` is."""
-    if not source.streaming or binarize:
+    if binarize:
         x, y = test_examples(source, binarize)
         return kvae.data.make_dataset(x, batch_size, labels=y if labels else None)
     return source.test_dataset(batch_size, labels=labels)
