@@ -56,7 +56,7 @@ def test_your_own_data_commands_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     digits = kvae.data.load_digits()
     # 28x28 images: each 8x8 digit scaled up 3x and padded.
-    images = np.pad(np.kron(digits.x_train[:300, ..., 0], np.ones((3, 3))), ((0, 0), (2, 2), (2, 2)))
+    images = np.pad(np.kron(digits.x_train[:200, ..., 0], np.ones((3, 3))), ((0, 0), (2, 2), (2, 2)))
     pixels = np.round(images * 255).astype(np.uint8)[..., None]
     (tmp_path / "shards").mkdir()
     writers = [tf.io.TFRecordWriter(f"shards/train-{k}.tfrecord") for k in range(2)]
