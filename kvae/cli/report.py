@@ -48,8 +48,7 @@ def write_report(run_dir, model, data, x_test, y_test, seed=0):
         plotting.save_training_curves(run_dir / CURVES, history)
         pictures.append(("Training curves", CURVES))
     names = _class_names(data)
-    labels_test = y_test
-    y_test = y_test if model.conditional else None
+    condition = y_test if model.conditional else None  # what a conditional model is given
     if model.conditional:
         labels = plotting.class_rows(model.num_classes, SAMPLE_COLUMNS)
         plotting.save_samples(run_dir / rd.SAMPLES, np.asarray(model.sample(len(labels), seed=seed, labels=labels)),
@@ -62,15 +61,15 @@ def write_report(run_dir, model, data, x_test, y_test, seed=0):
     n = min(10, len(x_test))
     plotting.save_grid(
         run_dir / rd.RECONSTRUCTIONS,
-        [x_test[:n], np.asarray(model.reconstruct(x_test[:n], labels=None if y_test is None else y_test[:n]))],
+        [x_test[:n], np.asarray(model.reconstruct(x_test[:n], labels=None if condition is None else condition[:n]))],
         titles=["inputs", "reconstructions"],
     )
     pictures.append(("Test inputs and reconstructions", rd.RECONSTRUCTIONS))
 
     shown = slice(0, SCATTER_EXAMPLES)
-    loc = np.asarray(model.embed(x_test[shown], labels=None if y_test is None else y_test[shown]))
-    labels = None if labels_test is None else labels_test[shown]
-    fig = plotting.latent_scatter(loc, labels, class_names=names if data.name == "fashion_mnist" else None)
+    loc = np.asarray(model.embed(x_test[shown], labels=None if condition is None else condition[shown]))
+    labels = None if y_test is None else y_test[shown]
+    fig = plotting.latent_scatter(loc, labels, class_names=list(data.class_names) if data.has_labels else None)
     plotting.save_png(run_dir / LATENT, plotting.figure_to_image(fig))
     pictures.append((f"Posterior means of {len(loc)} test examples", LATENT))
     label = 0 if model.conditional else None  # a conditional model's latent pictures are for class 0
