@@ -1,8 +1,10 @@
 """How `VAE` runs under Keras' `compile`/`fit`/`evaluate`/`predict`: steps per call, NumPy input.
 
 `KerasExecution` is the one place where kvae changes what Keras' training loop
-does: `steps_per_execution="auto"` and NumPy arrays on `make_dataset`'s
-pipeline (`kvae.data.arrays`). It uses two private Keras names, both checked
+does: `steps_per_execution="auto"`, epochs that end where `steps_per_epoch`
+says whatever the count (`make_train_function`, over Keras' public
+`train_step`), and NumPy arrays on `make_dataset`'s pipeline
+(`kvae.data.arrays`). It uses two private Keras names, both checked
 against Keras 3.15: the trainer's `_distribute_strategy` (a model built under a
 strategy: public `distribute_strategy` falls back to the default strategy, so
 it cannot tell) and `evaluate`'s `_use_cached_eval_dataset` keyword (fit's own
@@ -27,21 +29,26 @@ AUTO_STEPS_PER_EXECUTION = 32
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end")
 
 
-def auto_steps_per_execution(model, *epoch_steps, callbacks=None, limit=AUTO_STEPS_PER_EXECUTION):
+def auto_steps_per_execution(model, *epoch_steps, callbacks=None, limit=AUTO_STEPS_PER_EXECUTION,
+                             train_steps=None):
     """The number of steps per call that `"auto"` means for `model` now.
 
     Also the safe form of an explicit count: pass it as `limit`.
 
     One if any of `callbacks` needs every batch (`needs_every_batch`), so
     that "auto" never changes what a callback sees or sets. Otherwise
-    `limit` (default `AUTO_STEPS_PER_EXECUTION`), lowered to the largest divisor of every known
-    epoch length in `epoch_steps` (`steps_per_epoch`, `validation_steps`,
-    `steps`; None when unknown): Keras runs whole calls on an endless
-    dataset, so a call that crossed an epoch boundary would make the epoch
-    longer than asked. One step per call when running eagerly (to debug)
-    or under a `tf.distribute` strategy: Keras 3.15's multi-step loop fails
-    under `MultiWorkerMirroredStrategy` ("You must feed a value for
-    placeholder tensor").
+    `limit` (default `AUTO_STEPS_PER_EXECUTION`), lowered to the largest
+    divisor of every known length in `epoch_steps` (`validation_steps`,
+    `evaluate`'s `steps`, a backup interval; None when unknown): Keras runs
+    whole calls, so a call that crossed the end of `steps` batches of an
+    endless dataset would take more than asked. A training epoch of
+    `train_steps` need not be divided: `KerasExecution` runs an epoch's
+    last `train_steps % count` steps one per call, and the count is the
+    one that makes the fewest calls (`epoch_calls`). One
+    step per call when running eagerly (to debug) or under a
+    `tf.distribute` strategy: Keras 3.15's multi-step loop fails under
+    `MultiWorkerMirroredStrategy` ("You must feed a value for placeholder
+    tensor").
 
     Example:
 
@@ -52,12 +59,36 @@ def auto_steps_per_execution(model, *epoch_steps, callbacks=None, limit=AUTO_STE
     (32, 20)
     >>> kvae.execution.auto_steps_per_execution(vae, 40, limit=16)
     10
+    >>> kvae.execution.auto_steps_per_execution(vae, train_steps=422)  # 14 calls of 30, then 2 single steps
+    30
     """
     if model.run_eagerly or getattr(model, "_distribute_strategy", None) is not None or tf.distribute.has_strategy():
         return 1
     if any(needs_every_batch(callback) for callback in _flatten(callbacks)):
         return 1
-    return divisor_at_most(limit, *epoch_steps)
+    return epoch_calls(divisor_at_most(limit, *epoch_steps), train_steps, *epoch_steps)
+
+
+def epoch_calls(limit, train_steps, *epoch_steps):
+    """Steps per call for a training epoch of `train_steps` (None: unknown), at most `limit`.
+
+    The count that takes the fewest calls per epoch, `train_steps // count`
+    calls of `count` steps and the remaining `train_steps % count` steps one
+    per call (the larger count on a tie), among those that divide every
+    known length in `epoch_steps` (what `limit` already divides).
+
+    Example:
+
+    >>> from kvae.execution import epoch_calls
+    >>> epoch_calls(32, 40), epoch_calls(32, 422), epoch_calls(32, 469), epoch_calls(32, 12), epoch_calls(32, None)
+    (20, 30, 31, 12, 32)
+    """
+    if not train_steps:
+        return limit
+    train_steps = int(train_steps)
+    known = [int(s) for s in epoch_steps if s]
+    fits = [k for k in range(1, min(limit, train_steps) + 1) if all(s % k == 0 for s in known)]
+    return min(fits, key=lambda k: (train_steps // k + train_steps % k, -k))
 
 
 def divisor_at_most(limit, *epoch_steps):
@@ -132,8 +163,9 @@ class KerasExecution:
             optimizer: str or `keras.optimizers.Optimizer`.
             steps_per_execution: int or `"auto"` (default). Training steps per
                 compiled call. `"auto"` runs 32 (about 1.4× the throughput of
-                1 for an MLP VAE on CPU), lowered to a divisor of
-                `steps_per_epoch` when `fit` is given one, and 1 under a
+                1 for an MLP VAE on CPU); an epoch of `steps_per_epoch`
+                ends where it should (its last steps run one per call, see
+                `auto_steps_per_execution`); 1 under a
                 `tf.distribute` strategy, with `run_eagerly=True`, or when
                 a callback needs every batch (a per-step schedule given as a
                 Python function, a user callback with per-batch hooks; see
@@ -170,8 +202,9 @@ class KerasExecution:
         self._check_array(x, y)
         bound = _bind(keras.Model.fit, self, x, y, *args, **kwargs)
         self._resolve_steps_per_execution(
-            bound.get("steps_per_epoch"), bound.get("validation_steps"), callbacks=bound.get("callbacks")
+            bound.get("validation_steps"), callbacks=bound.get("callbacks"), train_steps=bound.get("steps_per_epoch")
         )
+        self._set_epoch_steps(bound.get("steps_per_epoch"))
         fast = arrays.fit_arguments(bound)
         if fast is not None:
             return super().fit(**fast)
@@ -199,14 +232,63 @@ class KerasExecution:
     def _check_array(self, x, y=None):
         pass
 
-    def _resolve_steps_per_execution(self, *epoch_steps, callbacks=None):
+    def make_train_function(self, force=False):
+        """Keras' train function, which on an epoch of known length stops each epoch at its end.
+
+        Keras runs `steps_per_execution` steps per call, so on an endless
+        dataset the last call of an epoch whose length it does not divide
+        would take batches of the next epoch. Then the calls run as Keras
+        runs them up to the epoch's last `steps % steps_per_execution` steps,
+        which run one per call (of `train_step`, the same maths).
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        super().make_train_function(force)
+        epoch_steps, count = getattr(self, "_epoch_steps", None), self.steps_per_execution
+        if epoch_steps and count > 1 and epoch_steps % count and not self.run_eagerly \
+                and not tf.distribute.has_strategy() and getattr(self, "_distribute_strategy", None) is None:
+            one_step = tf.function(lambda iterator: self.train_step(next(iterator)), reduce_retracing=True,
+                                   jit_compile=self.jit_compile)
+            self.train_function = _EpochCalls(self.train_function, one_step, epoch_steps, count)
+        return self.train_function
+
+    def _set_epoch_steps(self, steps):
+        # The training epoch's length (None: until the data ends), for `make_train_function`.
+        if steps != getattr(self, "_epoch_steps", None):
+            self._epoch_steps = steps
+            self.train_function = None
+        elif isinstance(self.train_function, _EpochCalls):
+            self.train_function.done = 0  # a new fit starts an epoch
+
+    def _resolve_steps_per_execution(self, *epoch_steps, callbacks=None, train_steps=None):
         if not getattr(self, "_auto_steps_per_execution", False):
             return
-        steps = auto_steps_per_execution(self, *epoch_steps, callbacks=callbacks)
+        steps = auto_steps_per_execution(self, *epoch_steps, callbacks=callbacks, train_steps=train_steps)
         if steps != self.steps_per_execution:
             # The step loop is traced with the count: trace it again.
             self.steps_per_execution = steps
             self.train_function = self.test_function = self.predict_function = None
+
+
+class _EpochCalls:
+    """A train function: `count` steps per call, and an epoch's last `epoch_steps % count` one by one."""
+
+    def __init__(self, many, one, epoch_steps, count):
+        self.many, self.one, self.epoch_steps, self.count = many, one, epoch_steps, count
+        self.done = 0  # steps of the current epoch
+
+    def __call__(self, iterator):
+        left = self.epoch_steps - self.done
+        if left >= self.count:
+            logs = self.many(iterator)
+            self.done += self.count
+        else:
+            for _ in range(left):
+                logs = self.one(iterator)
+            self.done += left
+        if self.done == self.epoch_steps:
+            self.done = 0
+        return logs
 
 
 def _bind(method, *args, **kwargs):

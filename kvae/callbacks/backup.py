@@ -60,6 +60,8 @@ class FiniteBackupAndRestore(keras.callbacks.BackupAndRestore):
         if self.save_freq == "epoch":
             return
         done = self.step_offset + batch + 1  # steps of this epoch done (batch: the call's last step)
+        if self.params and self.params.get("steps"):  # an epoch's last call may be reported past its end
+            done = min(done, self.step_offset + self.params["steps"])
         if done - self._saved_at < self.save_freq:
             return
         if logs and not math.isfinite(float(logs.get("loss", 0.0))):

@@ -222,8 +222,8 @@ def _make_model(args, data, strategy, steps):
             # An explicit count gets "auto"'s guards: a divisor of the epoch, 1 under a strategy; with
             # --backup-every, also of the backup interval, so every backup falls between two calls.
             limit = kvae.execution.AUTO_STEPS_PER_EXECUTION if steps_per_execution == "auto" else steps_per_execution
-            steps_per_execution = kvae.execution.auto_steps_per_execution(model, steps, args.backup_every,
-                                                                          limit=limit)
+            steps_per_execution = kvae.execution.auto_steps_per_execution(model, args.backup_every, limit=limit,
+                                                                          train_steps=steps)
         model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), steps_per_execution=steps_per_execution)
     return model
 
