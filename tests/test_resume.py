@@ -237,6 +237,36 @@ def test_backup_never_saves_a_diverged_epoch(tmp_path):
     assert all(np.all(np.isfinite(w)) for w in restored.get_weights())
 
 
+@pytest.mark.parametrize("steps, positions", [
+    (10, [(0, 5), (1, 0), (1, 5), (2, 0)]),  # calls end at 5 and 10: step 10 is the epoch's own backup
+    (12, [(0, 5), (0, 10), (1, 0), (1, 5), (1, 10), (2, 0)]),  # 2 calls of 5, then 2 single steps
+])
+def test_step_backups_fall_inside_an_epoch_and_its_end_is_the_next_epochs_start(tmp_path, steps, positions):
+    from conftest import tiny_vae, uniform_data
+
+    model = tiny_vae()
+    model.compile(optimizer="adam", steps_per_execution=5)
+    metadata = tmp_path / "backup" / "training_metadata.json"
+    seen = []
+
+    class Positions(keras.callbacks.Callback):  # what a SIGKILL right after each call would resume at
+        def on_train_batch_end(self, batch, logs=None):
+            self.record()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.record()
+
+        def record(self):
+            position = tuple(json.loads(metadata.read_text()).values()) if metadata.exists() else None
+            if position and (not seen or seen[-1] != position):
+                seen.append(position)
+
+    stream = kvae.data.make_dataset(uniform_data(steps), 1, shuffle=True, seed=0, start_epoch=0)
+    model.fit(stream, steps_per_epoch=steps, epochs=2, verbose=0,
+              callbacks=[kvae.callbacks.FiniteBackupAndRestore(tmp_path / "backup", save_freq=5), Positions()])
+    assert seen == positions
+
+
 def test_an_unreadable_latest_backup_falls_back_to_the_epoch_before(tmp_path):
     import tensorflow as tf
 

@@ -60,8 +60,9 @@ class FiniteBackupAndRestore(keras.callbacks.BackupAndRestore):
         if self.save_freq == "epoch":
             return
         done = self.step_offset + batch + 1  # steps of this epoch done (batch: the call's last step)
-        if self.params and self.params.get("steps"):  # an epoch's last call may be reported past its end
-            done = min(done, self.step_offset + self.params["steps"])
+        steps = (self.params or {}).get("steps")
+        if steps and done >= self.step_offset + steps:
+            return  # the epoch's last call (Keras may report it past the end): on_epoch_end backs it up
         if done - self._saved_at < self.save_freq:
             return
         if logs and not math.isfinite(float(logs.get("loss", 0.0))):
