@@ -95,9 +95,10 @@ def add_train_arguments(p):
                    help="write TensorBoard logs (scalars, and images with --image-every) to RUN_DIR/tensorboard")
     p.add_argument("--learning-rate", type=arguments.positive_float, default=1e-3, help="Adam learning rate")
     p.add_argument("--steps-per-execution", type=arguments.auto_or_positive_int, default="auto",
-                   help="training steps per compiled call (default auto: up to 32, a divisor of the steps per epoch "
-                        "so no call crosses an epoch, and 1 under --strategy mirrored/multi_worker; about 1.4x the "
-                        "throughput of 1 on 2 CPU cores). An integer is also rounded down to a divisor. --kl-warmup is "
+                   help="training steps per compiled call (default auto: up to 32, the count that takes the fewest "
+                        "calls per epoch, an epoch's last steps running one per call so no call crosses an epoch; 1 "
+                        "under --strategy mirrored/multi_worker; about 1.4x the throughput of 1 on 2 CPU cores). An "
+                        "integer is an upper bound; with --backup-every the count also divides it. --kl-warmup is "
                         "evaluated inside the step, so it keeps this speed")
     p.add_argument("--dtype-policy", choices=choices.DTYPE_POLICIES, default="float32",
                    help="Keras dtype policy of the networks: mixed_bfloat16 (fast matmuls on CPUs with AMX and on "

@@ -219,8 +219,8 @@ def _make_model(args, data, strategy, steps):
         )
         steps_per_execution = args.steps_per_execution
         if steps_per_execution != "auto" or args.backup_every:
-            # An explicit count gets "auto"'s guards: a divisor of the epoch, 1 under a strategy; with
-            # --backup-every, also of the backup interval, so every backup falls between two calls.
+            # An explicit count gets "auto"'s guards: the fewest calls per epoch, 1 under a strategy; with
+            # --backup-every, a divisor of the backup interval, so every backup falls between two calls.
             limit = kvae.execution.AUTO_STEPS_PER_EXECUTION if steps_per_execution == "auto" else steps_per_execution
             steps_per_execution = kvae.execution.auto_steps_per_execution(model, args.backup_every, limit=limit,
                                                                           train_steps=steps)
