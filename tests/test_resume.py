@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import kvae  # noqa: F401  (registers the classes for load_model)
+from kvae.callbacks import backup as backups
 from distributed import free_ports, kill, run_all, start, tf_config, wait_for
 from kvae_cli import main
 
@@ -47,7 +48,7 @@ def _epochs(out):
 
 
 def _backup_epoch(backup_dir):
-    return json.loads((backup_dir / "training_metadata.json").read_text())["epoch"]
+    return backups.position(backup_dir)[0]
 
 
 def _weights(out):
@@ -126,10 +127,9 @@ def uninterrupted_steps(tmp_path_factory, digit_folder):
 
 def _position(backup_dir):
     try:
-        metadata = json.loads((backup_dir / "training_metadata.json").read_text())
-    except (OSError, ValueError):  # not there yet, or being written
+        return backups.position(backup_dir)
+    except OSError:  # a backup being replaced as it is read
         return (0, 0)
-    return metadata["epoch"], metadata["batch"]
 
 
 @pytest.mark.e2e
@@ -139,10 +139,11 @@ def test_a_run_killed_mid_epoch_resumes_at_its_last_saved_step(tmp_path, digit_f
         out = tmp_path / f"run-{attempt}"
         command[command.index("--out") + 1] = str(out)
         process = start(command, tmp_path / f"first-{attempt}.log")
-        wait_for(lambda: _position(out / "backup")[0] >= 1 and _position(out / "backup")[1] > 0, [process],
+        backup = out / "backup" / "run"
+        wait_for(lambda: _position(backup)[0] >= 1 and _position(backup)[1] > 0, [process],
                  timeout=120, what="a backup in the middle of epoch 2")
         kill(process)
-        epoch, step = _position(out / "backup")
+        epoch, step = _position(backup)
         if step > 0:
             break
     assert not (out / "model.keras").exists() and 0 < step < 405 and step % 25 == 0
@@ -160,8 +161,10 @@ def subprocess_run(command):
 
 def test_resume_refuses_a_backup_made_with_other_options(tmp_path, capsys):
     out = tmp_path / "run"
-    (out / "backup").mkdir(parents=True)
-    (out / "backup" / "latest.weights.h5").write_bytes(b"x")
+    state = out / "backup" / "run" / "state-00000001"
+    state.mkdir(parents=True)
+    (state / backups.WEIGHTS).write_bytes(b"x")
+    (state / backups.POSITION).write_text('{"epoch": 1, "step": 0}')
     (out / "config.json").write_text('{"latent_dim": 5, "seed": 3}')
     assert main(["train", "--out", str(out), *ARGS]) == 2
     err = capsys.readouterr().err
@@ -188,19 +191,18 @@ def test_multi_worker_run_resumes_after_a_worker_is_killed(tmp_path, uninterrupt
     assert len(_epochs(out)) < 6
     # Workers killed at slightly different moments can hold backups one epoch
     # apart; make it so here, so that resuming must bring them back in step.
-    backups = [out / "backup" / f"worker-{i}" for i in range(2)]
-    epochs = [_backup_epoch(b) for b in backups]
+    folders = [out / "backup" / "run" / f"worker-{i}" for i in range(2)]
+    epochs = [_backup_epoch(b) for b in folders]
     if epochs[0] == epochs[1]:
-        for path in backups[1].glob("*.bkp"):
-            path.replace(path.with_name(path.name[: -len(".bkp")]))
-    assert _backup_epoch(backups[1]) != _backup_epoch(backups[0])
+        backups.drop_newest(folders[1])
+    assert _backup_epoch(folders[1]) != _backup_epoch(folders[0])
 
     codes = run_all(launch("second"), timeout=240)
     logs = "\n".join(p.read_text()[-1500:] for p in sorted(tmp_path.glob("second-*.log")))
     assert codes == [0, 0], logs
     assert "resuming from epoch" in logs
     assert _epochs(out) == list(range(6))
-    assert not (out / "backup" / "worker-0").exists() and not (out / "backup" / "worker-1").exists()
+    assert not (out / "backup").exists()
     for a, b in zip(_weights(uninterrupted_plain), _weights(out)):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
 
@@ -233,7 +235,7 @@ def test_backup_never_saves_a_diverged_epoch(tmp_path):
               callbacks=[backup, PoisonAfterFirstEpoch(), keras.callbacks.TerminateOnNaN()])
     assert resume.backup_epoch(tmp_path / "backup") == 1  # epoch 2 diverged and was not saved
     restored = tiny_vae()
-    restored.load_weights(tmp_path / "backup" / "latest.weights.h5")
+    restored.load_weights(backups.states(tmp_path / "backup")[0][1] / backups.WEIGHTS)
     assert all(np.all(np.isfinite(w)) for w in restored.get_weights())
 
 
@@ -246,7 +248,6 @@ def test_step_backups_fall_inside_an_epoch_and_its_end_is_the_next_epochs_start(
 
     model = tiny_vae()
     model.compile(optimizer="adam", steps_per_execution=5)
-    metadata = tmp_path / "backup" / "training_metadata.json"
     seen = []
 
     class Positions(keras.callbacks.Callback):  # what a SIGKILL right after each call would resume at
@@ -257,7 +258,7 @@ def test_step_backups_fall_inside_an_epoch_and_its_end_is_the_next_epochs_start(
             self.record()
 
         def record(self):
-            position = tuple(json.loads(metadata.read_text()).values()) if metadata.exists() else None
+            position = backups.position(tmp_path / "backup") if backups.states(tmp_path / "backup") else None
             if position and (not seen or seen[-1] != position):
                 seen.append(position)
 
@@ -284,8 +285,8 @@ def test_an_unreadable_latest_backup_falls_back_to_the_epoch_before(tmp_path):
     model.fit(uniform_data(16), batch_size=8, epochs=2, verbose=0,
               callbacks=[kvae.callbacks.FiniteBackupAndRestore(backup_dir), Snapshot()])
     assert resume.backup_epoch(backup_dir) == 2
-    latest = backup_dir / "latest.weights.h5"
-    latest.write_bytes(latest.read_bytes()[:100])  # as if killed while writing it
+    latest = backups.states(backup_dir)[0][1] / backups.WEIGHTS
+    latest.write_bytes(latest.read_bytes()[:100])  # a damaged file (a kill mid-write leaves no state at all)
 
     restored, _, position = resume.restore(tiny_vae, tf.distribute.get_strategy(), backup_dir)
     assert position == (1, 0)
@@ -318,11 +319,11 @@ def test_soak_repeated_kills_end_with_every_epoch_once_and_a_finite_loss(tmp_pat
 
 
 def test_history_is_cut_back_to_the_resumed_epoch_and_torn_rows_dropped(tmp_path):
-    from kvae.cli import resume
+    from kvae.run_folder import truncate_history
 
     path = tmp_path / "history.csv"
     path.write_text("epoch,loss,kl\n0,3.5,1.0\n1,3.0,0.9\n2,2.5,0.8\n3,2.")  # last row torn by a kill
-    resume.truncate_history(path, 2)
+    truncate_history(path, 2)
     assert path.read_text() == "epoch,loss,kl\n0,3.5,1.0\n1,3.0,0.9\n"
-    resume.truncate_history(path, 0)
+    truncate_history(path, 0)
     assert not path.exists()
