@@ -24,9 +24,11 @@ from kvae import plotting  # noqa: E402
 from kvae import posteriors  # noqa: E402
 from kvae import priors  # noqa: E402
 from kvae import schedules  # noqa: E402
+from kvae import run_folder  # noqa: E402
 from kvae.model import VAE  # noqa: E402
+from kvae.run_folder import RunFolder  # noqa: E402
 from kvae.networks import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "bounds", "callbacks", "checks", "conditions", "data", "distribute", "evaluation", "execution", "export", "layers", "likelihoods", "metrics", "networks", "objectives", "optimizers", "plotting", "posteriors", "priors", "schedules", "__version__"]
+__all__ = ["VAE", "build_vae", "bounds", "callbacks", "checks", "conditions", "data", "distribute", "evaluation", "execution", "export", "layers", "likelihoods", "metrics", "networks", "objectives", "optimizers", "plotting", "posteriors", "priors", "run_folder", "RunFolder", "schedules", "__version__"]

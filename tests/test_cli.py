@@ -199,7 +199,7 @@ def test_train_with_a_vamp_prior_and_the_iwae_objective_records_its_parts(tmp_pa
     from kvae.cli import resume
 
     with pytest.raises(ValueError, match=r"prior: 'vamp' then, 'mixture' now"):
-        resume.check_same_run(out / "config.json", dict(config, prior="mixture"))
+        resume.check_same_run(config, dict(config, prior="mixture"), out)
 
 
 def test_a_conditional_run_samples_one_row_per_class_and_scores_given_the_labels(tmp_path, capsys):

@@ -83,13 +83,12 @@ def test_filter_log_lines_drops_only_cpp_lines_below_the_level(level, kept):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     import kvae
-    from kvae.cli import run_dir as rd
 
     out = tmp_path_factory.mktemp("front_end")
     model = kvae.build_vae((4,), latent_dim=2, hidden_units=8, seed=0)
     model.compile()
     model.fit(np.random.default_rng(0).uniform(size=(32, 4)).astype("float32"), epochs=1, verbose=0)
-    rd.save_model(model, out)
+    kvae.RunFolder(out).save_model(model)
     return out
 
 

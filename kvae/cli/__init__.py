@@ -19,6 +19,10 @@ def run(args):
         # Errors a user can cause: one line, no traceback, exit code 2 (as argparse).
         print(f"kvae {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a read-only folder, a full disk: the file and the reason, in one line
+        message = f"cannot write {str(e.filename)!r}: {e.strerror}" if e.filename else str(e)
+        print(f"kvae {args.command}: error: {message}", file=sys.stderr)
+        return 2
     except TrainingDiverged as e:
         print(f"kvae {args.command}: error: {e}", file=sys.stderr)
         return 1

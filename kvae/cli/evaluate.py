@@ -3,7 +3,6 @@
 import math
 
 import kvae
-from kvae.cli import run_dir as rd
 from kvae.cli import sources
 
 # Bounds in nats: shifted by the standardisation's log-Jacobian to be densities of the raw rows.
@@ -11,16 +10,19 @@ _DENSITY_KEYS = ("test_neg_elbo", "test_reconstruction", "test_nll")
 
 
 def run(args):
-    model, config = rd.load_run(args.run_dir)
+    run = kvae.RunFolder(args.run_dir)
+    model, config = run.load()
+    run.check_writable()  # before the evaluation, which can take minutes
     data = sources.open_data(config, args.data_dir)
     x, y = sources.test_examples(data, config.get("binarize", False), limit=args.max_examples)
     labels = y if model.conditional else None  # scores log p(x|y)
     result = kvae.evaluation.evaluate(model, x, args.iw_samples, args.batch_size, args.seed, verbose=1,
                                       labels=labels)
-    transform = kvae.data.load_transform(args.run_dir)
+    transform = run.transform()
     if isinstance(transform, kvae.data.Standardization):
         result = raw_units(result, transform, model)
-    rd.write_json(f"{args.run_dir}/{rd.EVALUATION}", result)
+    with run.writing():
+        run.write_json(kvae.run_folder.EVALUATION, result)
     print(
         f"test -ELBO {result['test_neg_elbo']:.2f} ± {result['test_neg_elbo_stderr']:.2f} nats | "
         f"IS-NLL (K={args.iw_samples}) {result['test_nll']:.2f} ± {result['test_nll_stderr']:.2f} nats "

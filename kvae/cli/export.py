@@ -1,15 +1,15 @@
 """`kvae export`: publish a trained run as a versioned SavedModel for TF Serving."""
 
-from kvae.cli import run_dir as rd
-from kvae.data import load_transform
+import kvae
 from kvae.export import export_saved_model
 
 
 def run(args):
-    model, _ = rd.load_run(args.run_dir)
+    run = kvae.RunFolder(args.run_dir)
+    model = run.load_model()
     path = export_saved_model(
         model, args.to, version=args.version, overwrite=args.overwrite, score_samples=args.score_samples,
-        transform=load_transform(args.run_dir),  # image signatures, or the table's standardisation
+        transform=run.transform(),  # image signatures, or the table's standardisation
     )
     print(f"exported {args.run_dir} to {path}")
     return path

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
+import kvae
 from kvae import plotting
-from kvae.cli import run_dir as rd
+from kvae import run_folder as rf
 from kvae.cli import sources
 
 CURVES = "curves.png"
 LATENT = "latent.png"
 MANIFOLD = "manifold.png"
 TRAVERSAL = "traversal.png"
-REPORT = "report.md"
 # Samples per class (per row) in a conditional run's samples.png.
 SAMPLE_COLUMNS = 8
 # Test examples placed in the latent scatter plot.
@@ -24,15 +24,18 @@ SCATTER_EXAMPLES = 2000
 
 
 def run(args):
-    model, config = rd.load_run(args.run_dir)
+    run = kvae.RunFolder(args.run_dir)
+    model, config = run.load()
+    run.check_writable()
     data = sources.open_data(config, args.data_dir)
     x_test, y_test = sources.test_examples(data, config.get("binarize", False), limit=sources.REPORT_EXAMPLES)
-    path = write_report(args.run_dir, model, data, x_test, y_test, seed=config.get("seed", 0))
+    with run.writing():
+        path = write_report(run, model, data, x_test, y_test, seed=config.get("seed", 0))
     print(f"wrote {path}")
     return path
 
 
-def write_report(run_dir, model, data, x_test, y_test, seed=0):
+def write_report(run, model, data, x_test, y_test, seed=0):
     """Writes the run's pictures and `report.md`; returns the report's path.
 
     Pictures: `curves.png` (from history.csv), `samples.png` (64 prior
@@ -40,10 +43,13 @@ def write_report(run_dir, model, data, x_test, y_test, seed=0):
     `latent.png` (PCA of test posterior means, coloured by label) and
     `manifold.png` (latent_dim 2) or `traversal.png`. The report lists
     metrics.json and, when `kvae evaluate` has run, evaluation.json.
+
+    Args:
+        run: `kvae.RunFolder`. The run, locked by the caller.
     """
-    run_dir = Path(run_dir)
+    run_dir = run.path
     pictures = []
-    history = read_history(run_dir / rd.HISTORY)
+    history = read_history(run_dir / rf.HISTORY)
     if history:
         plotting.save_training_curves(run_dir / CURVES, history)
         pictures.append(("Training curves", CURVES))
@@ -51,20 +57,20 @@ def write_report(run_dir, model, data, x_test, y_test, seed=0):
     condition = y_test if model.conditional else None  # what a conditional model is given
     if model.conditional:
         labels = plotting.class_rows(model.num_classes, SAMPLE_COLUMNS)
-        plotting.save_samples(run_dir / rd.SAMPLES, np.asarray(model.sample(len(labels), seed=seed, labels=labels)),
+        plotting.save_samples(run_dir / "samples.png", np.asarray(model.sample(len(labels), seed=seed, labels=labels)),
                               columns=SAMPLE_COLUMNS)
         rows = ", ".join(f"{c}: {names[c]}" for c in range(model.num_classes))
-        pictures.append((f"Samples, one row per class, {SAMPLE_COLUMNS} prior draws each (rows {rows})", rd.SAMPLES))
+        pictures.append((f"Samples, one row per class, {SAMPLE_COLUMNS} prior draws each (rows {rows})", "samples.png"))
     else:
-        plotting.save_samples(run_dir / rd.SAMPLES, np.asarray(model.sample(64, seed=seed)))
-        pictures.append(("Samples (decoder means at 64 prior draws)", rd.SAMPLES))
+        plotting.save_samples(run_dir / "samples.png", np.asarray(model.sample(64, seed=seed)))
+        pictures.append(("Samples (decoder means at 64 prior draws)", "samples.png"))
     n = min(10, len(x_test))
     plotting.save_grid(
-        run_dir / rd.RECONSTRUCTIONS,
+        run_dir / "reconstructions.png",
         [x_test[:n], np.asarray(model.reconstruct(x_test[:n], labels=None if condition is None else condition[:n]))],
         titles=["inputs", "reconstructions"],
     )
-    pictures.append(("Test inputs and reconstructions", rd.RECONSTRUCTIONS))
+    pictures.append(("Test inputs and reconstructions", "reconstructions.png"))
 
     shown = slice(0, SCATTER_EXAMPLES)
     loc = np.asarray(model.embed(x_test[shown], labels=None if condition is None else condition[shown]))
@@ -88,10 +94,10 @@ def write_report(run_dir, model, data, x_test, y_test, seed=0):
         )
 
     lines = [f"# kvae run: {run_dir.name}", ""]
-    config = _read_json(run_dir / rd.CONFIG)
+    config = run.config()
     if config:
         lines += [_describe(config, data), ""]
-    for title, name in ((rd.METRICS, rd.METRICS), (rd.EVALUATION, rd.EVALUATION)):
+    for title, name in ((rf.METRICS, rf.METRICS), (rf.EVALUATION, rf.EVALUATION)):
         metrics = _read_json(run_dir / name)
         if metrics:
             lines += [f"## {title}", "", "| metric | value |", "| --- | --- |"]
@@ -99,8 +105,8 @@ def write_report(run_dir, model, data, x_test, y_test, seed=0):
             lines.append("")
     for title, name in pictures:
         lines += [f"## {title}", "", f"![{title}]({name})", ""]
-    rd.write_text(run_dir / REPORT, "\n".join(lines))
-    return run_dir / REPORT
+    run.write_text(rf.REPORT, "\n".join(lines))
+    return run.file(rf.REPORT)
 
 
 def read_history(path):

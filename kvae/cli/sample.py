@@ -2,12 +2,12 @@
 
 import numpy as np
 
+import kvae
 from kvae import plotting
-from kvae.cli import run_dir as rd
 
 
 def run(args):
-    model, _ = rd.load_run(args.run_dir)
+    model = kvae.RunFolder(args.run_dir).load_model()
     labels, columns = None, args.columns
     if args.label is not None:
         if not model.conditional:

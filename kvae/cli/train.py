@@ -1,7 +1,6 @@
 """`kvae train`: fit a VAE on a data set and write a run folder."""
 
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -9,7 +8,6 @@ import keras
 
 import kvae
 from kvae.cli import report, resume, sources
-from kvae.cli import run_dir as rd
 
 # Epochs when --epochs is not given: the small digits set needs more passes.
 DEFAULT_EPOCHS = {"digits": 100}
@@ -27,26 +25,68 @@ def run(args):
     if args.cache and data.streaming:
         data = data.cached()
     args.likelihood = args.likelihood or sources.default_likelihood(data)
-    out = Path(args.out or Path("runs") / data.name)
-    _check_arguments(args, data, out)
+    run_folder = kvae.RunFolder(args.out or Path("runs") / data.name, argument="--out")
+    _check_arguments(args, data, run_folder)  # before anything is written
     epochs = args.epochs or DEFAULT_EPOCHS.get(data.name, OTHER_EPOCHS)
     config = _run_config(args, data, epochs)
-
-    chief = kvae.distribute.worker_index(strategy) == 0
     if sources.sharded_by_file(data, strategy) and args.batch_size % strategy.num_replicas_in_sync:
         raise ValueError(
             f"--batch-size must be a multiple of the {strategy.num_replicas_in_sync} replicas when each worker "
             f"reads its own files, received: {args.batch_size}"
         )
-    backup_dir = _backup_dir(args, out, strategy, config)
+    chief = kvae.distribute.worker_index(strategy) == 0
+    worker = kvae.distribute.worker_index(strategy) if kvae.distribute.in_multi_worker_mode(strategy) else None
+    run_folder.recover()  # a swap a kill cut short ends first: it was decided
+    run, backup_dir, fresh = _target(args, run_folder, config, epochs, worker)
     steps = kvae.data.steps_per_epoch(data.num_train, args.batch_size)
-    # Restored before fit (fit restores again, harmlessly): the data stream must
-    # start at the restored step for the resumed run to see the same batches.
-    model, backup, (start_epoch, start_step) = resume.restore(
-        lambda: _make_model(args, data, strategy, steps), strategy, backup_dir, save_every=args.backup_every
+    # Built (which checks the options) and restored before anything is written, and before fit (fit
+    # restores again, harmlessly): the data stream must start at the restored step for the resumed
+    # run to see the same batches.
+    model, backup, position = resume.restore(
+        lambda: _make_model(args, data, strategy, steps), strategy, backup_dir, save_every=args.backup_every,
+        fresh=fresh,
     )
-    if start_epoch >= epochs:
-        start_epoch, start_step = epochs, 0
+    state = (run, backup_dir, model, backup, position, fresh, worker)
+    if not chief:
+        return _train(args, data, strategy, config, epochs, steps, state, chief=False)  # writes only its backup
+    with run_folder.writing():  # the chief is the run folder's one writer
+        return _train(args, data, strategy, config, epochs, steps, state, chief=True)
+
+
+def _target(args, run_folder, config, epochs, worker):
+    """`(run, backup_dir, fresh)`: the run this command trains, where its backup is, and whether it starts anew.
+
+    The run is the folder's own (new, or resumed from its backup), or with
+    --overwrite one built beside it. Reads only; raises if the folder's
+    interrupted run used other options.
+    """
+    run = run_folder.stage() if args.overwrite and run_folder.holds_run() else run_folder
+    backup_dir = run.backup_path(args.backup_dir, worker)
+    saved = run.config()
+    epoch, step = kvae.callbacks.backup.position(backup_dir)
+    past = epoch > epochs or (epoch == epochs and step > 0)  # it trained beyond this run's end
+    if run.staged:
+        # A killed --overwrite with the same options resumes; with others, its leftovers are kvae's to clear.
+        unreadable = resume.has_backup(backup_dir) and (epoch, step) == (0, 0)
+        stale = resume.changed_options(saved, config, strict=True) or unreadable or past
+        return run, backup_dir, bool(stale)
+    if resume.has_backup(backup_dir):
+        resume.check_same_run(saved, config, run_folder.path)
+        if past:
+            raise ValueError(
+                f"--out {str(run_folder.path)!r} holds an interrupted run already at epoch {epoch}, past --epochs "
+                f"{epochs}; pass --epochs {epoch} or more to resume it, or --overwrite to start again"
+            )
+    return run, backup_dir, False
+
+
+def _train(args, data, strategy, config, epochs, steps, state, chief):
+    run, backup_dir, model, backup, (start_epoch, start_step), fresh, worker = state
+    if fresh:
+        if chief:
+            run.discard()
+        run.discard_backup(args.backup_dir, worker)
+    run.claim_backup(args.backup_dir)
     if start_epoch or start_step:
         at = f"step {start_step} of epoch {start_epoch + 1}" if start_step else f"epoch {start_epoch}"
         print(f"resuming from {at} of {epochs} (backup in {backup_dir})")
@@ -55,12 +95,9 @@ def run(args):
     x_test, y_test = sources.test_examples(data, args.binarize, limit=sources.REPORT_EXAMPLES)
     test_ds = sources.test_dataset(data, args.batch_size, args.binarize, labels)
     if chief:
-        out.mkdir(parents=True, exist_ok=True)
-        rd.write_json(out / rd.CONFIG, config)
-        kvae.data.save_transform(out, data.transform)
-        resume.truncate_history(out / rd.HISTORY, start_epoch)
+        run.start(config, data.transform, start_epoch)
     callbacks = [backup, keras.callbacks.TerminateOnNaN()]
-    callbacks += _callbacks(args, out, steps, x_test, y_test if labels else None, chief)
+    callbacks += _callbacks(args, run.path, steps, x_test, y_test if labels else None, chief)
 
     def stream(epoch, skip=0):
         if sources.sharded_by_file(data, strategy):
@@ -73,24 +110,22 @@ def run(args):
                verbose="auto" if args.fit_verbose is None else args.fit_verbose)
     start = time.perf_counter()
     losses, resumed_epoch = [], start_epoch
-    if start_step and start_epoch < epochs:
-        # The rest of the interrupted epoch, on the batches it had left; then the later epochs.
-        backup.step_offset = start_step
-        history = model.fit(stream(start_epoch, start_step), epochs=start_epoch + 1, initial_epoch=start_epoch,
-                            steps_per_epoch=steps - start_step, **fit)
-        losses += history.history.get("loss", [])
-    next_epoch = resumed_epoch + len(losses)
-    if next_epoch < epochs and all(math.isfinite(float(loss)) for loss in losses):
-        history = model.fit(stream(next_epoch), epochs=epochs, initial_epoch=next_epoch, steps_per_epoch=steps,
-                            **fit)
-        losses += history.history.get("loss", [])
+    with kvae.data.stream_errors(data):
+        if start_step and start_epoch < epochs:
+            # The rest of the interrupted epoch, on the batches it had left; then the later epochs.
+            backup.step_offset = start_step
+            history = model.fit(stream(start_epoch, start_step), epochs=start_epoch + 1, initial_epoch=start_epoch,
+                                steps_per_epoch=steps - start_step, **fit)
+            losses += history.history.get("loss", [])
+        next_epoch = resumed_epoch + len(losses)
+        if next_epoch < epochs and all(math.isfinite(float(loss)) for loss in losses):
+            history = model.fit(stream(next_epoch), epochs=epochs, initial_epoch=next_epoch, steps_per_epoch=steps,
+                                **fit)
+            losses += history.history.get("loss", [])
     fit_seconds = time.perf_counter() - start
     epochs_run = len(losses)
-    _raise_if_diverged(losses, backup_dir, resumed_epoch + epochs_run)
+    _raise_if_diverged(losses, backup_dir, resumed_epoch + epochs_run, args, data)
     test = model.evaluate(test_ds, return_dict=True, verbose=0)  # every worker takes part
-    _publish(model, out, strategy, backup_dir, chief)
-    if not chief:
-        return None
     metrics = {
         "epochs": resumed_epoch + epochs_run,
         "resumed_from_epoch": resumed_epoch,
@@ -107,21 +142,31 @@ def run(args):
         "replicas": strategy.num_replicas_in_sync,
         **_parts(model),
     }
-    rd.write_json(out / rd.METRICS, metrics)
-    report.write_report(out, model, data, x_test, y_test, seed=args.seed)
+    if chief:
+        run.write_json(kvae.run_folder.METRICS, metrics)
+        report.write_report(run, model, data, x_test, y_test, seed=args.seed)
+        run.save_model(model)  # last: a run folder with a model is a finished run
+        run.commit()  # an --overwrite's new run takes the old one's place
+    if kvae.distribute.in_multi_worker_mode(strategy):
+        kvae.distribute.gather_int(0, strategy)  # barrier: the chief's model is saved
+    run.delete_backup(args.backup_dir, worker)
+    if not chief:
+        return None
     print(
         f"test -ELBO {metrics['test_neg_elbo']:.2f} nats "
         f"(reconstruction {metrics['test_reconstruction']:.2f}, KL {metrics['test_kl']:.2f}); "
-        f"run folder: {out}"
+        f"run folder: {run.name}"
     )
     return metrics
 
 
-def _check_arguments(args, data, out):
-    if (out / rd.MODEL).exists() and not args.overwrite:
+def _check_arguments(args, data, run_folder):
+    if run_folder.holds_model() and not args.overwrite:
         raise FileExistsError(
-            f"--out {str(out)!r} already holds a trained model; pass --overwrite or another --out"
+            f"--out {str(run_folder.path)!r} already holds a trained model; pass --overwrite or another --out"
         )
+    run_folder.check_writable()
+    run_folder.check_backup_root(args.backup_dir)
     if args.binarize and args.likelihood != "bernoulli":
         raise ValueError(f"--binarize needs --likelihood bernoulli, received: {args.likelihood}")
     if isinstance(data.transform, kvae.data.Standardization) and args.likelihood == "bernoulli":
@@ -187,18 +232,6 @@ def _objective(args):
     return kvae.objectives.IWAE(args.iw_train_samples or 5, gradient=args.iw_gradient or "reparam")
 
 
-def _backup_dir(args, out, strategy, config):
-    """Where `BackupAndRestore` keeps this worker's state; cleared or checked against `config`."""
-    backup_dir = Path(args.backup_dir or out / rd.BACKUP)
-    if kvae.distribute.in_multi_worker_mode(strategy):
-        backup_dir = backup_dir / f"worker-{kvae.distribute.worker_index(strategy)}"  # workers must not share files
-    if args.overwrite:
-        shutil.rmtree(backup_dir, ignore_errors=True)
-    elif resume.has_backup(backup_dir):
-        resume.check_same_run(out / rd.CONFIG, config)
-    return backup_dir
-
-
 def _make_model(args, data, strategy, steps):
     with strategy.scope():
         keras.utils.set_random_seed(args.seed)
@@ -234,7 +267,7 @@ def _callbacks(args, out, steps, x_test, y_test, chief):
         # Before the loggers, which then record β.
         callbacks.append(kvae.callbacks.KLWarmup(duration=args.kl_warmup * steps, end=args.beta))
     if chief:
-        callbacks.append(keras.callbacks.CSVLogger(str(out / rd.HISTORY), append=True))
+        callbacks.append(keras.callbacks.CSVLogger(str(out / kvae.run_folder.HISTORY), append=True))
     log_dir = out / "tensorboard" if args.tensorboard else None
     if args.tensorboard and chief:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir)))
@@ -246,10 +279,12 @@ def _callbacks(args, out, steps, x_test, y_test, chief):
     return callbacks
 
 
-def _raise_if_diverged(losses, backup_dir, last_epoch):
+def _raise_if_diverged(losses, backup_dir, last_epoch, args, data):
     if not losses or math.isfinite(float(losses[-1])):
         return
-    good = resume.backup_position(backup_dir)[0]
+    if data.streaming:
+        data.validate()  # a NaN read from a file changed mid-run is the data's fault: this names it
+    good = resume.backup_epoch(backup_dir)
     kept = (
         f"the state after epoch {good} is kept in {backup_dir}; run the same command to retry from it, or"
         if good else "no epoch had completed;"
@@ -258,15 +293,6 @@ def _raise_if_diverged(losses, backup_dir, last_epoch):
         f"training diverged: the loss became NaN or Inf in epoch {last_epoch}; "
         f"{kept} lower --learning-rate and pass --overwrite to start again"
     )
-
-
-def _publish(model, out, strategy, backup_dir, chief):
-    """Saves the chief's model; deletes the backup once every worker knows it is safe."""
-    if chief:
-        rd.save_model(model, out)
-    if kvae.distribute.in_multi_worker_mode(strategy):
-        kvae.distribute.gather_int(0, strategy)  # barrier: the chief's model is saved
-    shutil.rmtree(backup_dir, ignore_errors=True)
 
 
 def _parts(model):
@@ -289,5 +315,5 @@ def _run_config(args, data, epochs):
             "tensorboard", "steps_per_execution", "backup_every")
     config = {k: v for k, v in vars(args).items() if k not in skip}
     config.update(epochs=epochs, data_name=data.name, event_shape=list(data.event_shape),
-                  class_names=data.class_names)
+                  class_names=data.class_names, train_examples=int(data.num_train), test_examples=int(data.num_test))
     return config
