@@ -278,10 +278,13 @@ def test_the_committed_digits_model_serves():
 def test_keras_model_export_writes_the_full_saved_model_of_a_never_called_model(tmp_path):
     model = tiny_vae(SHAPE, latent_dim=3)  # built, never called: Keras' generic export would refuse it
     path = tmp_path / "exported"
-    (path / "stale").mkdir(parents=True)  # an older export is replaced whole
+    path.mkdir()  # an empty folder is written into
     model.export(path)
+    (path / "assets.extra" / "tf_serving_warmup_requests").unlink()
+    model.export(path)  # kvae's own older export is replaced whole
     assert sorted(p.name for p in path.iterdir()) == ["assets", "assets.extra", "fingerprint.pb", "saved_model.pb",
                                                       "variables"]
+    assert (path / "assets.extra" / "tf_serving_warmup_requests").is_file()
     loaded = tf.saved_model.load(str(path))
     assert set(loaded.signatures) == set(kvae.export.SIGNATURES) | {"serving_default"}
     x = uniform_data(3, SHAPE)

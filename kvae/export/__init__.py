@@ -7,13 +7,26 @@ from kvae.export.publish import (
     export_endpoint,
     export_model,
     export_saved_model,
+    exported_by_kvae,
     write_saved_model,
 )
-from kvae.export.signatures import SIGNATURES, build_archive, condition_spec, input_specs
+from kvae.export.signatures import (
+    MAX_BATCH,
+    MAX_SCORE_SAMPLES,
+    SIGNATURES,
+    build_archive,
+    condition_spec,
+    input_specs,
+    limits,
+)
 from kvae.export.transformed import IMAGE_INPUT, IMAGE_SIGNATURES, signature_names
 from kvae.export.warmup import WARMUP_FILE, example_inputs, write_warmup
 
 __all__ = [
+    "MAX_BATCH",
+    "MAX_SCORE_SAMPLES",
+    "exported_by_kvae",
+    "limits",
     "ENDPOINTS",
     "IMAGE_INPUT",
     "IMAGE_SIGNATURES",

@@ -1,13 +1,22 @@
 """`export_saved_model`: a new, complete version folder or nothing."""
 
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from kvae import atomic, checks
-from kvae.export.signatures import build_archive
+from kvae.export.signatures import build_archive, limits
 from kvae.export.warmup import write_warmup
+
+# Written into every SavedModel kvae exports: what makes a folder one kvae may replace, and the
+# request bounds the signatures enforce.
+MARKER = "assets.extra/kvae.json"
+# A SavedModel's own entries: a folder holding only these (and TF Serving's warm-up file) is one kvae
+# exported before it wrote MARKER.
+_SAVED_MODEL_ENTRIES = {"saved_model.pb", "variables", "assets", "assets.extra", "fingerprint.pb"}
+_PARTIAL = ".kvae-partial"  # inside a folder being written; locked by the export writing it
 
 
 def existing_versions(base_dir):
@@ -18,7 +27,58 @@ def existing_versions(base_dir):
     return sorted(int(p.name) for p in base_dir.iterdir() if p.is_dir() and p.name.isdigit())
 
 
-def export_saved_model(model, base_dir, version=None, overwrite=False, score_samples=100, transform=None):
+def exported_by_kvae(path):
+    """Whether `path` is a SavedModel folder kvae wrote (which `overwrite=True` may replace)."""
+    path = Path(path)
+    if (path / MARKER).is_file():
+        return True
+    entries = {p.name for p in path.iterdir()} if path.is_dir() else set()
+    return ("saved_model.pb" in entries and entries <= _SAVED_MODEL_ENTRIES
+            and (path / "assets.extra" / "tf_serving_warmup_requests").is_file())
+
+
+def check_target(path, argument="filepath"):
+    """Raises unless kvae may write a SavedModel at `path`: absent, an empty folder, or kvae's own export."""
+    path = Path(path)
+    if not path.exists() or exported_by_kvae(path) or (path.is_dir() and not any(path.iterdir())):
+        return
+    entries = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+    shown = ", ".join(repr(n) for n in entries[:3]) + (", ..." if len(entries) > 3 else "")
+    what = f"holds files kvae did not write ({shown})" if path.is_dir() else "is a file"
+    raise FileExistsError(
+        f"`{argument}` {str(path)!r} {what}; kvae writes a SavedModel into a new or empty folder, or over one it "
+        "exported, and never replaces other files: choose another folder"
+    )
+
+
+def remove_abandoned(folder):
+    """Clears what killed exports left in `folder`; puts back a version one had moved aside.
+
+    Only folders kvae made (`.tmp-<name>-*` being written, `.old-<name>-*`
+    holding a version being replaced) whose writer is gone (their lock is
+    free) are touched.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for leftover in sorted(p for p in folder.iterdir() if p.name.startswith((".tmp-", ".old-")) and p.is_dir()):
+        marker = leftover / _PARTIAL
+        if not marker.is_file():
+            if not any(leftover.iterdir()):
+                leftover.rmdir()  # made and killed before its marker
+            continue
+        try:
+            with atomic.locked(marker, atomic.holder_text(), f"export {str(leftover)!r}"):
+                original = folder / leftover.name[len(".old-"):].rsplit("-", 1)[0]
+                moved = leftover / "version"
+                if leftover.name.startswith(".old-") and moved.is_dir() and not original.exists():
+                    os.replace(moved, original)  # killed between moving the old version aside and the new in
+                shutil.rmtree(leftover)
+        except atomic.Locked:
+            continue  # another export is writing it
+
+
+def export_saved_model(model, base_dir, version=None, overwrite=False, score_samples=100, transform=None, **bounds):
     """Exports `model` as `base_dir/<version>/`, the layout TF Serving watches.
 
     The SavedModel (signatures `encode` = `serving_default`, `decode`,
@@ -41,6 +101,9 @@ def export_saved_model(model, base_dir, version=None, overwrite=False, score_sam
             `kvae.data.load_transform(run_dir)`): image models also get
             `encode_image`, `reconstruct_image`, `score_image` on encoded
             bytes; table models' signatures take raw rows.
+        **bounds: `max_batch`, `max_score_samples`, `max_score_rows`: what one
+            request may ask for (`kvae.export.limits`), recorded in
+            `assets.extra/kvae.json`.
 
     Returns:
         The `Path` of the version folder.
@@ -56,6 +119,7 @@ def export_saved_model(model, base_dir, version=None, overwrite=False, score_sam
     '2'
     """
     base_dir = Path(base_dir)
+    remove_abandoned(base_dir)  # first: a version a killed export had moved aside counts
     if version is None:
         version = (existing_versions(base_dir) or [0])[-1] + 1
     version = checks.positive_int(version, "version")
@@ -66,10 +130,11 @@ def export_saved_model(model, base_dir, version=None, overwrite=False, score_sam
             f"version folder {str(target)!r} already exists; pass overwrite=True (--overwrite) "
             "or another version"
         )
-    return write_saved_model(model, target, score_samples, model_name=base_dir.name, transform=transform)
+    return write_saved_model(model, target, score_samples, model_name=base_dir.name, transform=transform, **bounds)
 
 
-def write_saved_model(model, path, score_samples=100, model_name=None, transform=None):
+def write_saved_model(model, path, score_samples=100, model_name=None, transform=None, argument="filepath",
+                      **bounds):
     """Writes the SavedModel and its warm-up file to `path`, replacing it whole or not at all.
 
     What `export_saved_model` publishes as a version folder, and what
@@ -84,22 +149,38 @@ def write_saved_model(model, path, score_samples=100, model_name=None, transform
             (default: the parent folder's name).
         transform: the input transform the model was trained through, or
             None (see `export_saved_model`).
+        argument: str. How errors name `path`.
+        **bounds: the request bounds (`kvae.export.limits`).
+
+    A folder that holds anything but a SavedModel kvae wrote is refused, never
+    replaced; what a killed export left beside `path` is cleared first.
     """
     path = Path(path)
+    check_target(path, argument)
+    bounds = limits(model, score_samples, **bounds)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_abandoned(path.parent)
     # Hidden and non-numeric: TF Serving ignores it while it is being written.
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
     tmp.chmod(0o755)  # mkdtemp makes it 0700; a TF Serving container may run as another user
+    holder = atomic.holder_text()
     try:
-        build_archive(model, score_samples, transform).write_out(str(tmp), verbose=False)
-        write_warmup(tmp, model, model_name=model_name or path.parent.name, transform=transform)
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".old-{path.name}-", dir=path.parent))
-            os.replace(path, old / "version")
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
+        with atomic.locked(tmp / _PARTIAL, holder, f"export {str(tmp)!r}"):
+            build_archive(model, score_samples, transform, **{k: bounds[k] for k in bounds if k != "score_samples"}
+                          ).write_out(str(tmp), verbose=False)
+            write_warmup(tmp, model, model_name=model_name or path.parent.name, transform=transform)
+            import kvae
+
+            atomic.write_text(tmp / MARKER, json.dumps({"kvae": kvae.__version__, **bounds}, indent=2) + "\n")
+            (tmp / _PARTIAL).unlink()  # the lock stays held on the open file until the block ends
+            if path.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".old-{path.name}-", dir=path.parent))
+                with atomic.locked(old / _PARTIAL, holder, f"export {str(old)!r}"):
+                    os.replace(path, old / "version")
+                    os.replace(tmp, path)
+                    shutil.rmtree(old)
+            else:
+                os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -178,7 +259,8 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None, input_s
         verbose: bool or None. Print where the model was written.
         input_signature: None. The inputs follow from the model.
         **kwargs: `score_samples` (int, default 100: importance samples of the
-            `score` signature) and `transform` (see `export_saved_model`) for a SavedModel; `endpoint` and Keras'
+            `score` signature), `transform` and the request bounds `max_batch`, `max_score_samples`,
+            `max_score_rows` (see `export_saved_model`) for a SavedModel; `endpoint` and Keras'
             converter options (`opset_version`, ...) otherwise.
     """
     from kvae.export.transformed import signature_names
@@ -189,7 +271,7 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None, input_s
             f"[batch, *event_shape] and z [batch, latent_dim]; received: {input_signature!r}"
         )
     if format == "tf_saved_model":
-        path = write_saved_model(model, filepath, **kwargs)
+        path = write_saved_model(model, filepath, **kwargs)  # refuses a folder holding the user's files
         if verbose:
             names = signature_names(kwargs.get("transform"))
             print(f"Saved kvae's SavedModel (signatures {', '.join(names)}) to {path}")

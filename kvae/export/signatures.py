@@ -9,6 +9,47 @@ from kvae.export import transformed
 # The exported signatures; the first is also exported as "serving_default".
 SIGNATURES = ("encode", "decode", "reconstruct", "generate", "score", "score_k")
 
+# What one request may ask for, fixed at export (`build_archive`'s arguments), so that no request can
+# take the server's memory: rows per request, importance samples K, and rows × K the decoder runs on.
+MAX_BATCH = 4096
+MAX_SCORE_SAMPLES = 10_000
+SCORE_ELEMENTS = 2**27  # decoder activations one score request may make (512 MiB of float32)
+
+
+def limits(model, score_samples=100, max_batch=None, max_score_samples=None, max_score_rows=None):
+    """The request bounds a SavedModel of `model` enforces, as a dict (checked and defaulted).
+
+    - `max_batch` (default `MAX_BATCH`): rows of any one request;
+    - `max_score_samples` (default `MAX_SCORE_SAMPLES`): `num_samples` of `score_k`;
+    - `max_score_rows` (default `SCORE_ELEMENTS` / the decoder's activations
+      per row, so that a score's decoder pass stays near 512 MiB): batch × K
+      of `score` and `score_k`.
+
+    Example:
+
+    >>> import kvae
+    >>> vae = kvae.build_vae((28, 28, 1), latent_dim=2, hidden_units=(16,))
+    >>> kvae.export.limits(vae)
+    {'max_batch': 4096, 'max_score_samples': 10000, 'max_score_rows': 56631, 'score_samples': 100}
+    """
+    from kvae import checks
+
+    size = _row_elements(model)
+    bounds = {
+        "max_batch": checks.positive_int(MAX_BATCH if max_batch is None else max_batch, "max_batch"),
+        "max_score_samples": checks.positive_int(
+            MAX_SCORE_SAMPLES if max_score_samples is None else max_score_samples, "max_score_samples"),
+        "max_score_rows": checks.positive_int(
+            max(1, SCORE_ELEMENTS // size) if max_score_rows is None else max_score_rows, "max_score_rows"),
+        "score_samples": checks.positive_int(score_samples, "score_samples"),
+    }
+    if score_samples > min(bounds["max_score_samples"], bounds["max_score_rows"]):
+        raise ValueError(
+            f"`score_samples` must be at most max_score_samples ({bounds['max_score_samples']}) and "
+            f"max_score_rows ({bounds['max_score_rows']}), received: {score_samples}"
+        )
+    return bounds
+
 
 def input_specs(model):
     """`{signature: [TensorSpec, ...]}`: `x` is `[batch, *event_shape]`, `z` is `[batch, latent_dim]`.
@@ -40,7 +81,25 @@ def condition_spec(model):
     return None
 
 
-def build_archive(model, score_samples=100, transform=None):
+def _row_elements(model):
+    """Values the decoder computes per latent sample: its layers' outputs and the data's own size."""
+    size = 1
+    for d in model.event_shape:
+        size *= int(d)
+    total = size
+    for layer in getattr(model.decoder, "layers", []):
+        try:
+            shape = layer.output.shape[1:]
+        except (AttributeError, ValueError):
+            continue  # a layer with no single symbolic output: the data's size still counts
+        count = 1
+        for d in shape:
+            count *= int(d or 1)
+        total += count
+    return total
+
+
+def build_archive(model, score_samples=100, transform=None, **bounds):
     """Returns an `ExportArchive` with every kvae signature, all returning dicts.
 
     - `encode`: x → q(z|x)'s parameters (also `serving_default`): `mean` and
@@ -59,9 +118,15 @@ def build_archive(model, score_samples=100, transform=None):
     class ids `[batch]`, or `condition` values): `generate` with `seed` and
     `label` gives the same example for the same pair in any process.
 
-    Inputs are checked inside: a wrong feature shape, a NaN/Inf, a label out
+    Inputs are checked inside: a wrong rank or feature shape, a NaN/Inf, a
+    value outside the likelihood's support (Bernoulli: [0, 1]), a label out
     of range or a label batch that differs from the other input's fails with
-    an `InvalidArgument` error that says so.
+    an `InvalidArgument` error that says so. Every size a client chooses is
+    bounded (`limits`, given as `**bounds`): rows per request, `num_samples`
+    and rows × samples of a score, and the pixels of an encoded image; a
+    request past a bound fails with an error naming it, and the server lives.
+    An output that overflows float32 (an input far outside the data) is an
+    error too, never a NaN.
 
     With a `transform` (the `kvae.data.ImageDecoding` or
     `kvae.data.Standardization` the model was trained through), image models
@@ -70,28 +135,45 @@ def build_archive(model, score_samples=100, transform=None):
     `kvae.export.transformed`).
     """
     transformed.check_transform(model, transform)
+    bounds = limits(model, score_samples, **bounds)
+    max_batch, max_k, max_rows = bounds["max_batch"], bounds["max_score_samples"], bounds["max_score_rows"]
     event_shape = list(model.event_shape)
     specs = input_specs(model)
     archive = keras.export.ExportArchive()
     archive.track(model)
+    support = model.likelihood.support
 
-    def checked(tensor, name, shape):
+    def checked(tensor, name, shape, values=None):
         # TF Serving feeds a request's tensor without comparing it with the declared
         # shape, so the graph checks it. Grappler could fold a check on a shape it
         # believes known; in TF 2.21 it does not (tests/test_export.py feeds a wrong
         # shape through the C++ session call TF Serving makes).
+        actual = tf.shape(tensor)
+        rank_ok = tf.equal(tf.size(actual), len(shape))
+        # Padded to the expected rank, not compared under tf.cond: Grappler runs both branches of a cond here.
+        dims_found = tf.concat([actual[1:], tf.fill([len(shape)], -1)], 0)[: len(shape) - 1]
+        shape_ok = tf.logical_and(rank_ok, tf.reduce_all(tf.equal(dims_found, shape[1:])))
+        dims = ", ".join(str(d) for d in shape[1:])
         checks = [
-            tf.debugging.assert_equal(
-                tf.shape(tensor)[1:], tf.constant(shape[1:], tf.int32),
-                message=f"input `{name}` must have shape [batch, {', '.join(str(d) for d in shape[1:])}]",
-            ),
-            tf.debugging.assert_all_finite(tensor, f"input `{name}` must hold finite values, received NaN or Inf"),
+            tf.debugging.Assert(shape_ok, [f"input `{name}` must have shape [batch, {dims}], received", actual]),
+            tf.debugging.Assert(actual[0] <= max_batch,
+                                [f"input `{name}` must have at most {max_batch} rows (max_batch), received",
+                                 actual[0]]),
         ]
+        if tensor.dtype.is_floating:
+            checks.append(tf.debugging.assert_all_finite(
+                tensor, f"input `{name}` must hold finite values, received NaN or Inf"))
+        if values is not None:
+            low, high = values
+            within = tf.logical_and(tf.reduce_all(tensor >= low), tf.reduce_all(tensor <= high))
+            checks.append(tf.debugging.Assert(within, [
+                f"input `{name}` must be in [{low:g}, {high:g}] for the {type(model.likelihood).__name__} "
+                "likelihood, received values in", tf.reduce_min(tensor), tf.reduce_max(tensor)]))
         with tf.control_dependencies(checks):
             return tf.ensure_shape(tf.identity(tensor), shape)
 
-    def checked_x(x):
-        return checked(x, "x", [None] + event_shape)
+    def checked_x(x, values=support):
+        return checked(x, "x", [None] + event_shape, values)
 
     def checked_z(z):
         return checked(z, "z", [None, model.latent_dim])
@@ -125,28 +207,59 @@ def build_archive(model, score_samples=100, transform=None):
         return {"reconstruction": model.reconstruct(checked_x(x), labels=checked_label(label, x, "x"))}
 
     def generate(seed, label=None):
+        seed = checked(seed, "seed", [None])
         sample, z = model.generate(seed, labels=checked_label(label, seed, "seed"))
         return {"sample": sample, "z": z}
 
+    def rows_checked(x, k):
+        rows = tf.cast(tf.shape(x)[0], tf.int64) * tf.cast(k, tf.int64)
+        check = tf.debugging.Assert(rows <= max_rows, [
+            f"a score request must have batch x num_samples at most {max_rows} (max_score_rows), received", rows])
+        with tf.control_dependencies([check]):
+            return tf.identity(x)
+
     def score(x, label=None):
-        return model.score(checked_x(x), num_samples=score_samples, labels=checked_label(label, x, "x"))
+        x = rows_checked(checked_x(x), score_samples)
+        return model.score(x, num_samples=score_samples, labels=checked_label(label, x, "x"))
 
     def score_k(x, num_samples, label=None):
-        k = num_samples[0]
         checks = [
-            tf.debugging.assert_equal(num_samples, k, message="input `num_samples` must be the same in every row"),
-            tf.debugging.assert_positive(k, message="input `num_samples` must be >= 1"),
+            tf.debugging.Assert(tf.size(num_samples) >= 1,
+                                ["signature `score_k` needs at least one row of `x` and of `num_samples`, received 0"]),
+            tf.debugging.Assert(tf.equal(tf.size(num_samples), tf.shape(x)[0]), [
+                "input `num_samples` must have one value per row of `x`, received", tf.size(num_samples)]),
         ]
         with tf.control_dependencies(checks):
-            return model.score(checked_x(x), num_samples=tf.identity(k), labels=checked_label(label, x, "x"))
+            k = num_samples[0]
+        checks = [
+            tf.debugging.assert_equal(num_samples, k, message="input `num_samples` must be the same in every row"),
+            tf.debugging.Assert(tf.logical_and(k >= 1, k <= max_k), [
+                f"input `num_samples` must be in [1, {max_k}] (max_score_samples), received", k]),
+        ]
+        with tf.control_dependencies(checks):
+            k = tf.identity(k)
+        x = rows_checked(checked_x(x), k)
+        return model.score(x, num_samples=k, labels=checked_label(label, x, "x"))
+
+    def finite(fn, name):
+        # Finite inputs far outside the data can overflow float32 in the networks: an error, never a NaN.
+        def checked_outputs(*inputs):
+            outputs = fn(*inputs)
+            checks = [tf.debugging.assert_all_finite(
+                value, f"signature `{name}` overflowed float32 on this input: output `{key}` is not finite (is "
+                       "the input far outside the training data?)") for key, value in outputs.items()]
+            with tf.control_dependencies(checks):
+                return {key: tf.identity(value) for key, value in outputs.items()}
+
+        return checked_outputs
 
     functions = {"encode": encode, "decode": decode, "reconstruct": reconstruct,
                  "generate": generate, "score": score, "score_k": score_k}
     if isinstance(transform, Standardization):
-        functions = transformed.standardised_functions(functions, transform, checked_x)
+        functions = transformed.standardised_functions(functions, transform, lambda x: checked_x(x, None))
     if isinstance(transform, ImageDecoding):
-        functions.update(transformed.image_functions(functions, transform))
+        functions.update(transformed.image_functions(functions, transform, max_batch))
         specs.update(transformed.image_specs(condition_spec(model)))
     for name in transformed.signature_names(transform):  # "encode" first: it becomes serving_default
-        archive.add_endpoint(name=name, fn=functions[name], input_signature=specs[name])
+        archive.add_endpoint(name=name, fn=finite(functions[name], name), input_signature=specs[name])
     return archive

@@ -19,6 +19,8 @@ class Likelihood(keras.layers.Layer):
     """
 
     num_params = 1
+    # `(low, high)`: the values data may take (checked on training data and on served inputs), or None.
+    support = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -40,7 +42,16 @@ class Likelihood(keras.layers.Layer):
         return event_shape[:-1] + (event_shape[-1] * self.num_params,)
 
     def check_data(self, x, argument="x"):
-        """Raises if NumPy data `x` is outside this likelihood's support (no-op by default)."""
+        """Raises if NumPy data `x` is outside this likelihood's `support` (no-op without one)."""
+        if self.support is None or not x.size:
+            return
+        low, high = float(x.min()), float(x.max())
+        if low < self.support[0] or high > self.support[1]:
+            raise ValueError(
+                f"`{argument}` must be in [{self.support[0]:g}, {self.support[1]:g}] for the "
+                f"{type(self).__name__} likelihood, received values in [{low:.4g}, {high:.4g}]; scale the data "
+                "or use a Gaussian likelihood"
+            )
 
     def distribution(self, params):
         """Returns p(x|z) for a batch of decoder outputs `params`."""

@@ -38,14 +38,7 @@ class Bernoulli(Likelihood):
     """
 
     num_params = 1
-
-    def check_data(self, x, argument="x"):
-        low, high = float(x.min()), float(x.max())
-        if low < 0 or high > 1:
-            raise ValueError(
-                f"`{argument}` must be in [0, 1] for the Bernoulli likelihood, received values in "
-                f"[{low:.4g}, {high:.4g}]; scale the data or use a Gaussian likelihood"
-            )
+    support = (0.0, 1.0)
 
     def parameters(self, params):
         return {"logits": params, "probs": tf.sigmoid(params)}
