@@ -11,6 +11,10 @@ import math
 import numpy as np
 import tensorflow as tf
 
+# The most classes a data set's labels may name: a label is a class id in [0, MAX_CLASSES), so that one
+# stray value (10**7) cannot build a model of that many classes.
+MAX_CLASSES = 10_000
+
 
 def check_config(num_classes, condition_shape):
     """Validates the model's `num_classes` / `condition_shape`; returns them normalised."""
@@ -88,6 +92,33 @@ def check_labels(labels, num_classes, condition_shape, num_examples, argument="l
         raise ValueError(
             f"`{argument}` must be class ids in [0, {num_classes}), received values in [{ids.min()}, {ids.max()}]"
         )
+
+
+def check_class_ids(ids, where):
+    """Raises unless `ids` are class ids: numeric, integral, in [0, MAX_CLASSES); `where` names their source.
+
+    Example:
+
+    >>> from kvae import conditions
+    >>> conditions.check_class_ids([0, 2, 1], "`y`")
+    >>> conditions.check_class_ids([0, -1], "`y`")
+    Traceback (most recent call last):
+    ...
+    ValueError: `y` must hold class ids, integers in [0, 10000); received -1 (example 2)
+    """
+    ids = np.asarray(ids)
+    if ids.size == 0:
+        return
+    if not (np.issubdtype(ids.dtype, np.integer) or np.issubdtype(ids.dtype, np.floating)):
+        raise ValueError(f"{where} must hold class ids, integers in [0, {MAX_CLASSES}); received values of "
+                         f"type {ids.dtype} (e.g. {ids.reshape(-1)[0].item()!r}): map class names to ids first")
+    flat = ids.reshape(-1)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(flat) | (flat < 0) | (flat >= MAX_CLASSES) | (np.mod(flat, 1) != 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{where} must hold class ids, integers in [0, {MAX_CLASSES}); received {flat[i].item()!r} "
+                         f"(example {i + 1})")
 
 
 def size(num_classes, condition_shape):

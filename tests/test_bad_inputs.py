@@ -15,6 +15,10 @@ def _files(tmp_path):
     np.save(tmp_path / "empty.npy", np.zeros((0, 3), "float32"))
     (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 not really a zip")
     (tmp_path / "run_without_model").mkdir()
+    x = np.random.default_rng(0).uniform(size=(20, 6)).astype("float32")
+    for name, y in (("negative", [-1] + [0] * 19), ("fractional", [0.5] * 20), ("huge", [10**7] + [0] * 19),
+                    ("named", ["cat"] * 20)):
+        np.savez(tmp_path / f"labels_{name}.npz", x=x, y=np.array(y))
     idx = tmp_path / "idx"
     idx.mkdir()
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
@@ -35,6 +39,14 @@ CASES = [
     (["train", "--data", "{tmp}/small.npy", "--architecture", "conv", "--batch-size", "8"], "`input_shape` must be (height, width, channels) for the conv architecture, received: (6,)"),
     (["train", "--data", "fashion_mnist", "--data-dir", "{tmp}/idx"], "train-images-idx3-ubyte is truncated: 8 bytes, its header needs 16"),
     (["train", "--strategy", "multi_worker"], "'multi_worker' needs $TF_CONFIG"),
+    (["train", "--data", "{tmp}/labels_negative.npz", "--conditional"],
+     "`y` of `data` file '{tmp}/labels_negative.npz' must hold class ids, integers in [0, 10000); received -1 (example 1)"),
+    (["train", "--data", "{tmp}/labels_fractional.npz", "--conditional"],
+     "must hold class ids, integers in [0, 10000); received 0.5 (example 1)"),
+    (["train", "--data", "{tmp}/labels_huge.npz", "--conditional"],
+     "must hold class ids, integers in [0, 10000); received 10000000 (example 1)"),
+    (["train", "--data", "{tmp}/labels_named.npz"],
+     "must hold class ids, integers in [0, 10000); received values of type <U3 (e.g. 'cat'): map class names to ids"),
     (["evaluate", "{tmp}/run_without_model"], "has no model.keras: expected a folder written by `kvae train`"),
     (["export", "{tmp}/run_without_model", "--to", "{tmp}/saved"], "has no model.keras"),
 ]
@@ -51,7 +63,7 @@ def test_cli_bad_input(tmp_path, capsys, monkeypatch, argv, message):
     err = capsys.readouterr().err.strip()
     assert code == 2, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
-    assert err.startswith(f"kvae {argv[0]}: error: ") and message in err
+    assert err.startswith(f"kvae {argv[0]}: error: ") and message.format(tmp=tmp_path) in err
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
 
 

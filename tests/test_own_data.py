@@ -10,7 +10,6 @@ import tensorflow as tf
 
 import kvae
 from distributed import SCRIPTS, env, free_ports, run_all, start, tf_config
-from kvae.cli import run_dir
 from kvae.export import WARMUP_FILE
 from kvae_cli import main
 
@@ -256,7 +255,7 @@ def test_a_table_run_serves_and_scores_raw_rows(table, tmp_path):
     assert config["likelihood"] == "gaussian"  # a table's default
     transform = kvae.data.load_transform(out)
     assert isinstance(transform, kvae.data.Standardization)
-    model = run_dir.load_run(out)[0]
+    model = kvae.RunFolder(out).load_model()
     assert main(["export", str(out), "--to", str(tmp_path / "served")]) == 0
     rows = np.loadtxt(table, delimiter=",", skiprows=1, dtype=np.float32)[:6, :4]
     served = _serve(tmp_path / "served" / "1", {"score/x": rows, "reconstruct/x": rows,
@@ -380,3 +379,116 @@ def test_a_table_refuses_the_bernoulli_likelihood(table, tmp_path, capsys):
     err = _refused(tmp_path, capsys, "--data", str(table), "--likelihood", "bernoulli")
     assert "a table's standardised columns are continuous: use --likelihood gaussian or gaussian_fixed" in err
 
+
+
+def _records(path, examples):
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for example in examples:
+            writer.write(example)
+
+
+def _with(pixels, label, **features):
+    """One record like `_example`'s, with some features replaced."""
+    example = tf.train.Example.FromString(_example(pixels, label))
+    for key, feature in features.items():
+        example.features.feature[key].CopyFrom(feature)
+    return example.SerializeToString()
+
+
+BAD_RECORDS = {
+    "short raw pixels": (["--feature", "image_raw", "--image-size", "8x8"],
+                         {"image_raw": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"\x00" * 63]))},
+                         "record 6: feature 'image_raw' must hold 64 bytes (8x8x1), received another byte count"),
+    "undecodable png": (["--feature", "png", "--feature-dtype", "encoded", "--image-size", "8x8"],
+                        {"png": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"\x89PNG not really"]))},
+                        "record 6: feature 'png' is not a decodable image"),
+    "NaN float": (["--feature", "floats", "--feature-dtype", "float32", "--image-size", "8x8"],
+                  {"floats": tf.train.Feature(float_list=tf.train.FloatList(value=[np.nan] * 64))},
+                  "record 6: feature 'floats' must hold finite values, received a NaN or Inf"),
+    "negative label": (["--feature", "image_raw", "--image-size", "8x8", "--label-feature", "label"],
+                       {"label": tf.train.Feature(int64_list=tf.train.Int64List(value=[-1]))},
+                       "record 6: label feature 'label' must be a class id in [0, 10000), received -1"),
+    "huge label": (["--feature", "image_raw", "--image-size", "8x8", "--label-feature", "label"],
+                   {"label": tf.train.Feature(int64_list=tf.train.Int64List(value=[10**7]))},
+                   "record 6: label feature 'label' must be a class id in [0, 10000), received 10000000"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_RECORDS))
+def test_one_bad_record_is_refused_at_opening_by_file_and_record(tmp_path, capsys, case):
+    options, replaced, message = BAD_RECORDS[case]
+    path = tmp_path / "data" / "digits-0.tfrecord"
+    path.parent.mkdir()
+    examples = [_example(PIXELS[i], Y[i]) for i in range(40)]
+    examples[5] = _with(PIXELS[5], Y[5], **replaced)
+    _records(path, examples)
+    err = _refused(tmp_path, capsys, "--data", str(path.parent / "*.tfrecord"), *options)
+    assert f"`--data` file '{path}', {message}" in err, err
+
+
+def test_a_file_changed_mid_run_is_named_and_the_run_can_resume(shards, tmp_path):
+    for path in sorted(shards.glob("*.tfrecord")):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    source = kvae.data.TFRecordSource(str(tmp_path / "*.tfrecord"), "image_raw", image_size="8x8")
+    victim = tmp_path / "digits-2.tfrecord"
+    examples = [r.numpy() for r in tf.data.TFRecordDataset(str(victim))]
+    examples[3] = _with(PIXELS[0], 0, image_raw=tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"\x00"])))
+    _records(victim, examples)  # rewritten after it was opened and checked
+    with pytest.raises(ValueError, match=rf"file '{victim}', record 4: feature 'image_raw' must hold 64 bytes .*"
+                                         r"the file changed after it was checked: fix it and run the same command"):
+        with kvae.data.stream_errors(source):
+            for _ in source.train_dataset(32).take(source.num_train):
+                pass
+
+
+def test_table_labels_must_be_class_ids(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    rows = [f"{i},{i * 2},{i % 3}" for i in range(40)]
+    rows[4] = "4,8,1.5"
+    path.write_text("a,b,kind\n" + "\n".join(rows) + "\n")
+    err = _refused(tmp_path, capsys, "--data", str(path), "--label-column", "kind", "--conditional")
+    assert (f"file '{path}': label column 'kind' must hold class ids, integers in [0, 10000); data row 5 holds 1.5"
+            in err)
+
+
+def test_duplicate_csv_columns_are_refused(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,a\n" + "\n".join(f"{i},{i},{i}" for i in range(40)) + "\n")
+    err = _refused(tmp_path, capsys, "--data", str(path))
+    assert f"file '{path}': the header names column(s) ['a'] more than once" in err
+
+
+def test_a_dangling_link_in_an_image_folder_is_refused_by_name(folder, tmp_path, capsys):
+    images = _copy_folder(folder, tmp_path / "images")
+    link = images / "0" / "gone.png"
+    link.symlink_to(tmp_path / "nowhere.png")
+    err = _refused(tmp_path, capsys, "--data", str(images), "--image-size", "8x8")
+    assert f"image file '{link}' cannot be read: it is a link to nothing" in err
+
+
+def _gif(pixels):
+    from PIL import Image
+
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0]).convert("P").save(buffer, format="GIF")
+    return buffer.getvalue()
+
+
+def test_gif_images_train_and_serve_as_grey(folder, tmp_path):
+    images = tmp_path / "gifs"
+    for i, (pixels, label) in enumerate(zip(PIXELS[:40], Y[:40])):
+        (images / str(label % 2)).mkdir(parents=True, exist_ok=True)
+        (images / str(label % 2) / f"{i}.gif").write_bytes(_gif(pixels))
+    source = kvae.data.ImageFolder(images, "8x8", channels=1)
+    x, _ = source.test_arrays()
+    assert x.shape[1:] == (8, 8, 1)
+    decoding = kvae.data.ImageDecoding((8, 8), 1)
+    gif = decoding.decode(tf.constant(_gif(PIXELS[0]))).numpy()
+    np.testing.assert_allclose(gif, PIXELS[0] / 255.0, atol=2 / 255)  # grey in, grey out
+    vae = kvae.build_vae((8, 8, 1), latent_dim=2, hidden_units=(8,))
+    kvae.export.export_saved_model(vae, tmp_path / "served", transform=decoding)
+    served = tf.saved_model.load(str(tmp_path / "served" / "1")).signatures["encode_image"]
+    mean = served(image_bytes=tf.constant([_gif(PIXELS[0]), _png(PIXELS[0])]))["mean"].numpy()
+    np.testing.assert_allclose(mean[0], mean[1], atol=1e-2)

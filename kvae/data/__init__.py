@@ -7,7 +7,7 @@ from kvae.data.files import load_array_file
 from kvae.data.image_folder import ImageFolder
 from kvae.data.open import kind_of, open_source
 from kvae.data.pipeline import binarize, make_dataset, steps_per_epoch
-from kvae.data.source import ArraySource, Source
+from kvae.data.source import ArraySource, Source, stream_errors
 from kvae.data.splits import DataSplits
 from kvae.data.tables import TableSource
 from kvae.data.tfrecords import TFRecordSource
@@ -37,6 +37,7 @@ def load(data="digits", data_dir=None):
 
 
 __all__ = [
+    "stream_errors",
     "ArraySource",
     "ImageDecoding",
     "ImageFolder",

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kvae import conditions
 from kvae.data.splits import DataSplits, as_examples, split_off_test
 
 
@@ -36,6 +37,9 @@ def load_array_file(path, test_fraction=0.1, seed=0):
     with loaded:
         keys = set(loaded.files)
         arrays = {k: loaded[k] for k in keys}
+    for key in ("y", "y_train", "y_test"):
+        if key in arrays:  # checked before any split, so "example i" is the file's own row i
+            conditions.check_class_ids(arrays[key], f"`{key}` of `data` file {str(path)!r}")
     if "x_train" in keys:
         x_train = as_examples(arrays["x_train"], "x_train")
         y_train = arrays.get("y_train")

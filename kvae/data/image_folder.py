@@ -76,6 +76,7 @@ class ImageFolder(Source):
                     f"`{test_argument}` folder {str(test_directory)!r} must have the class sub-folders of "
                     f"`{argument}` ({class_names}), received {test_classes}"
                 )
+        self.argument = argument
         native = _scan(train_paths + test_paths, argument)
         channels = _channels(channels, native, train_paths + test_paths, argument)
         self.transform = ImageDecoding(image_size, channels)
@@ -96,6 +97,10 @@ class ImageFolder(Source):
     @property
     def num_files(self):
         return self.num_train
+
+    def validate(self):
+        """Decodes every file again; raises naming one that is now unreadable (`kvae train` on a failed read)."""
+        _scan([*self._train[0].tolist(), *self._test[0].tolist()], self.argument)
 
     def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
                       steps=None):
@@ -171,7 +176,7 @@ def _scan(paths, argument):
             counts.append(next(iterator).numpy())
         except StopIteration:
             break
-        except tf.errors.InvalidArgumentError:
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.PermissionDeniedError):
             start = 512 * len(counts)
             _raise_bad_file(paths[start:start + 512], argument)
     return np.concatenate(counts) if counts else np.zeros(0, np.int32)
@@ -179,8 +184,14 @@ def _scan(paths, argument):
 
 def _raise_bad_file(paths, argument):
     for path in paths:
+        if not Path(path).exists():
+            raise ValueError(f"`{argument}`: image file {path!r} cannot be read: it is a link to nothing "
+                             f"({Path(path).readlink()!s})" if Path(path).is_symlink() else
+                             f"`{argument}`: image file {path!r} has gone")
         try:
             tf.image.decode_image(tf.io.read_file(path), expand_animations=False)
+        except tf.errors.PermissionDeniedError:
+            raise ValueError(f"`{argument}`: image file {path!r} cannot be read (permission denied)") from None
         except tf.errors.InvalidArgumentError as e:
             reason = re.sub(r"\{\{.*?\}\}|\[Op:.*$", "", e.message.strip().splitlines()[0]).strip()
             raise ValueError(

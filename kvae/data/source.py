@@ -8,9 +8,12 @@ stream is endless and epoch-keyed: epoch e's batches are a pure function of
 same batches as one uninterrupted run.
 """
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
+from kvae import conditions
 from kvae.data.pipeline import _LAST_EPOCH, make_dataset
 from kvae.data.splits import DataSplits
 
@@ -57,6 +60,14 @@ class Source:
         raise NotImplementedError
 
     num_files = 0  # files a training stream can be sharded by (0: shard by data)
+
+    def validate(self):
+        """Checks every example the source will stream; raises a `ValueError` naming the file and record.
+
+        File sources run it when opened; `kvae train` runs it again when a
+        read fails or the loss turns NaN mid-run, to say which file changed.
+        Arrays in memory were checked when loaded: nothing to do.
+        """
 
     def test_dataset(self, batch_size, labels=False):
         """One pass over the test split, in a fixed order."""
@@ -111,6 +122,9 @@ class ArraySource(Source):
         self.event_shape = splits.event_shape
         self.num_train, self.num_test = len(splits.x_train), len(splits.x_test)
         self.transform = transform
+        for name, y in (("y_train", splits.y_train), ("y_test", splits.y_test)):
+            if y is not None:
+                conditions.check_class_ids(y, f"labels `{name}` of {splits.name!r}")
         if class_names is None and splits.y_train is not None and splits.y_test is not None:
             class_names = [str(k) for k in range(int(max(splits.y_train.max(), splits.y_test.max())) + 1)]
         self.class_names = class_names
@@ -128,6 +142,29 @@ class ArraySource(Source):
     def test_arrays(self, limit=None):
         y = self.splits.y_test
         return self.splits.x_test[:limit], (None if y is None else y[:limit])
+
+
+@contextlib.contextmanager
+def stream_errors(source):
+    """Turns a failed read of `source`'s files during `fit` into a one-line error naming file and record.
+
+    A file changed after it was opened and checked (`Source.validate`) fails
+    mid-stream with TensorFlow's own message, which names neither. The
+    source is checked again to find the culprit; the run's backup is
+    untouched, so the same command resumes once the file is fixed.
+    """
+    try:
+        yield
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError, tf.errors.NotFoundError) as e:
+        if not source.streaming:
+            raise
+        try:
+            source.validate()
+        except ValueError as found:
+            raise ValueError(f"{found}; the file changed after it was checked: fix it and run the same command "
+                             "to resume from the last backup") from None
+        raise ValueError(f"reading the training data failed mid-run ({e.message.strip().splitlines()[0][:200]}); "
+                         "run the same command to resume from the last backup") from None
 
 
 def epoch_stream(start_epoch, seed, make_epoch):

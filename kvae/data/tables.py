@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from kvae import conditions
+
 from kvae.data.source import Source, counted, epoch_stream, rotate, stream_options
 from kvae.data.transforms import Standardization
 
@@ -93,7 +95,8 @@ class TableSource(Source):
 
     def _split_columns(self, values):
         n = len(self.columns)
-        label = tf.cast(values[:, n], tf.int64) if self.label_column else tf.zeros(tf.shape(values)[:1], tf.int64)
+        # Kept as read (float) until checked to be class ids; `_finish` casts them.
+        label = values[:, n] if self.label_column else tf.zeros(tf.shape(values)[:1], tf.float32)
         return values[:, :n], label
 
     def _held_out(self, index):
@@ -122,7 +125,7 @@ class TableSource(Source):
         forward = self.transform.forward
         rows = rows.batch(batch_size)
         if labels:
-            return rows.map(lambda v, y: (forward(v), y))
+            return rows.map(lambda v, y: (forward(v), tf.cast(y, tf.int64)))
         return rows.map(lambda v, y: forward(v))
 
     def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
@@ -144,6 +147,14 @@ class TableSource(Source):
         return ds.prefetch(2).with_options(stream_options())
 
     # -- checking ------------------------------------------------------------------------------
+    def validate(self):
+        """Reads every row again; raises naming the file, column and row of an empty, NaN or bad cell."""
+        for _ in self._checked(self.path, self.argument, train=True):
+            pass
+        path, argument = (self.test_path, self.test_argument) if self.test_path else (self.path, self.argument)
+        for _ in self._checked(path, argument, train=False):
+            pass
+
     def _statistics(self):
         count, total, squares, max_label = 0, 0.0, 0.0, -1
         for index, values, label in self._checked(self.path, self.argument, train=True):
@@ -151,7 +162,7 @@ class TableSource(Source):
             values = values.astype(np.float64)
             total = total + values.sum(axis=0)
             squares = squares + (values**2).sum(axis=0)
-            max_label = max(max_label, int(label.max()))
+            max_label = max(max_label, int(label.max()) if len(label) else -1)
         if count == 0:
             raise ValueError(f"`{self.argument}` file {str(self.path)!r} has no training rows")
         return Standardization.from_moments(count, total, squares), count, max_label
@@ -178,6 +189,17 @@ class TableSource(Source):
                         f"`{argument}` file {str(path)!r}: column {self.columns[c]!r} has a NaN or infinite cell "
                         f"in data row {index[r] + 1}; drop or fill it first"
                     )
+                if self.label_column:
+                    try:
+                        conditions.check_class_ids(label, "labels")
+                    except ValueError:
+                        bad_row = next(i for i, y in zip(index, label) if not (np.isfinite(y) and y >= 0 and y % 1 == 0
+                                                                               and y < conditions.MAX_CLASSES))
+                        raise ValueError(
+                            f"`{argument}` file {str(path)!r}: label column {self.label_column!r} must hold class ids, "
+                            f"integers in [0, {conditions.MAX_CLASSES}); data row {bad_row + 1} holds "
+                            f"{float(label[list(index).index(bad_row)]):g}"
+                        ) from None
                 yield index, values, label
         except tf.errors.InvalidArgumentError as e:
             raise ValueError(f"`{argument}` file {str(path)!r}: {self._bad_cell(path, e.message)}") from None
@@ -218,6 +240,10 @@ def _header(path, argument):
         header = next(csv.reader(f), None)
     if not header:
         raise ValueError(f"`{argument}` file {str(path)!r} is empty: expected a header row naming the columns")
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise ValueError(f"`{argument}` file {str(path)!r}: the header names column(s) {twice} more than once; "
+                         "every column needs its own name")
     return header
 
 

@@ -5,6 +5,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from kvae import conditions
 from kvae.data.source import (
     Source,
     binarize_batches,
@@ -92,6 +93,7 @@ class TFRecordSource(Source):
             _check_feature(first, label_feature, "int64_list", self.files[0], argument)
         self._spec = self._feature_spec()
         self.num_train, self.num_test, max_label = self._count()
+        self.validate()
         if label_feature is not None:
             self.class_names = [str(k) for k in range(max_label + 1)]
 
@@ -194,6 +196,72 @@ class TFRecordSource(Source):
         records = self._records(tf.constant(files), tf.range(len(files), dtype=tf.int64), train=False)
         ds = records.batch(batch_size).map(lambda r: self._parse(r, labels))
         return counted(ds, self.num_test, batch_size).prefetch(2).with_options(stream_options())
+
+    def validate(self):
+        """Checks every record of every file, or raises naming the file and the record (numbered from 1).
+
+        Each record must hold an example of the source's shape: raw pixels of
+        exactly H·W·C bytes, an image that decodes, finite float values, and
+        a class id in [0, `kvae.conditions.MAX_CLASSES`). Run at opening (a
+        streaming pass, nothing held in memory), and again by `kvae train`
+        if reading fails mid-run.
+        """
+        for path in [*self.files, *(self.test_files or [])]:
+            self._check_records(path)
+
+    def _check_records(self, path):
+        size = int(np.prod(self.event_shape))
+
+        def check(record):
+            parsed = tf.io.parse_single_example(record, self._spec)
+            values = parsed[self.feature]
+            if self.feature_dtype == "uint8":
+                found = tf.strings.length(values)
+                ok = tf.equal(found, size)
+            elif self.feature_dtype == "encoded":
+                found = tf.shape(self.transform.decode(values))[0]  # raises for an undecodable image
+                ok = tf.constant(True)
+            else:
+                found = tf.size(values)
+                ok = tf.reduce_all(tf.math.is_finite(values))
+            label = parsed[self.label_feature] if self.label_feature else tf.constant(0, tf.int64)
+            return ok, label
+
+        ds = tf.data.TFRecordDataset(path).map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        start = 0
+        try:
+            for ok, label in ds.batch(4096):
+                ok, label = ok.numpy(), label.numpy()
+                if not ok.all():
+                    record = start + int(np.argmin(ok)) + 1
+                    expected = (f"{size} bytes ({'x'.join(map(str, self.event_shape))})"
+                                if self.feature_dtype == "uint8" else "finite values")
+                    received = "another byte count" if self.feature_dtype == "uint8" else "a NaN or Inf"
+                    raise ValueError(f"`{self.argument}` file {path!r}, record {record}: feature {self.feature!r} "
+                                     f"must hold {expected}, received {received}")
+                try:
+                    conditions.check_class_ids(label, "labels")
+                except ValueError:
+                    bad = int(np.argmax((label < 0) | (label >= conditions.MAX_CLASSES)))
+                    raise ValueError(
+                        f"`{self.argument}` file {path!r}, record {start + bad + 1}: label feature "
+                        f"{self.label_feature!r} must be a class id in [0, {conditions.MAX_CLASSES}), received "
+                        f"{int(label[bad])}") from None
+                start += len(ok)
+        except tf.errors.InvalidArgumentError:
+            self._raise_undecodable(path, start)
+
+    def _raise_undecodable(self, path, start):
+        records = tf.data.TFRecordDataset(path).skip(start)
+        for offset, record in enumerate(records):
+            parsed = tf.io.parse_single_example(record, self._spec)
+            try:
+                self.transform.decode(parsed[self.feature])
+            except tf.errors.InvalidArgumentError as e:
+                reason = re.sub(r"\{\{.*?\}\}|\[Op:.*$", "", e.message.strip().splitlines()[0]).strip()
+                raise ValueError(f"`{self.argument}` file {path!r}, record {start + offset + 1}: feature "
+                                 f"{self.feature!r} is not a decodable image ({reason})") from None
+        raise ValueError(f"`{self.argument}` file {path!r}: a record could not be read after record {start}")
 
     def _count(self):
         """Reads and parses every record once: split sizes and the largest label, or an error naming the file."""

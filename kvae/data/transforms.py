@@ -55,7 +55,17 @@ class ImageDecoding:
 
     def decode(self, encoded):
         """One encoded image (a scalar string tensor) → `[H, W, C]` float32 in [0, 1]."""
-        image = tf.image.decode_image(encoded, channels=self.channels, expand_animations=False)
+        def native():
+            return tf.image.decode_image(encoded, channels=self.channels, expand_animations=False)
+
+        def gif_to_grey():
+            # GIF decodes to RGB only (channels=1 is an error for it): its first frame, converted to grey.
+            return tf.image.rgb_to_grayscale(tf.image.decode_image(encoded, channels=3, expand_animations=False))
+
+        if self.channels == 1:
+            image = tf.cond(tf.strings.substr(encoded, 0, 3) == "GIF", gif_to_grey, native)
+        else:
+            image = native()
         image = tf.image.resize(image, self.image_size, method="bilinear")
         image = tf.ensure_shape(image, self.event_shape)
         return image / 255.0
