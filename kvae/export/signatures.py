@@ -99,6 +99,15 @@ def _row_elements(model):
     return total
 
 
+def gated(tensor, ok, shape):
+    """`tensor` as `[batch, *shape[1:]]` if `ok`, else an empty batch of that shape: data-dependent, no cond."""
+    per_row = 1
+    for d in shape[1:]:
+        per_row *= int(d)
+    rows = tf.where(ok, tf.size(tensor) // per_row, 0)
+    return tf.reshape(tf.reshape(tensor, [-1])[: rows * per_row], [-1, *shape[1:]])
+
+
 def build_archive(model, score_samples=100, transform=None, **bounds):
     """Returns an `ExportArchive` with every kvae signature, all returning dicts.
 
@@ -145,32 +154,40 @@ def build_archive(model, score_samples=100, transform=None, **bounds):
 
     def checked(tensor, name, shape, values=None):
         # TF Serving feeds a request's tensor without comparing it with the declared
-        # shape, so the graph checks it. Grappler could fold a check on a shape it
-        # believes known; in TF 2.21 it does not (tests/test_export.py feeds a wrong
-        # shape through the C++ session call TF Serving makes).
+        # shape, so the graph checks it (tests/test_export.py and test_export_bounds.py feed
+        # bad requests through the C++ session call TF Serving makes, Grappler on). The ops
+        # after a check get the input only through `gated`: an empty batch of the declared
+        # shape if any check fails, so no op races the failing assertion with an error of
+        # its own, or with an allocation sized by the bad request.
         actual = tf.shape(tensor)
         rank_ok = tf.equal(tf.size(actual), len(shape))
         # Padded to the expected rank, not compared under tf.cond: Grappler runs both branches of a cond here.
         dims_found = tf.concat([actual[1:], tf.fill([len(shape)], -1)], 0)[: len(shape) - 1]
         shape_ok = tf.logical_and(rank_ok, tf.reduce_all(tf.equal(dims_found, shape[1:])))
+        rows = tf.concat([actual, [0]], 0)[0]
         dims = ", ".join(str(d) for d in shape[1:])
+        fine = [shape_ok, rows <= max_batch]
         checks = [
             tf.debugging.Assert(shape_ok, [f"input `{name}` must have shape [batch, {dims}], received", actual]),
-            tf.debugging.Assert(actual[0] <= max_batch,
-                                [f"input `{name}` must have at most {max_batch} rows (max_batch), received",
-                                 actual[0]]),
+            tf.debugging.Assert(fine[1], [f"input `{name}` must have at most {max_batch} rows (max_batch), received",
+                                          rows]),
         ]
+        # Reductions over the flattened values: `reduce_all(tensor)` would reduce over the declared rank's
+        # axes and fail on a request of another rank before the assertion above could say so.
+        values_flat = tf.reshape(tensor, [-1])
         if tensor.dtype.is_floating:
-            checks.append(tf.debugging.assert_all_finite(
-                tensor, f"input `{name}` must hold finite values, received NaN or Inf"))
+            finite = tf.reduce_all(tf.math.is_finite(values_flat))
+            fine.append(finite)
+            checks.append(tf.debugging.Assert(finite, [f"input `{name}` must hold finite values, received NaN or Inf"]))
         if values is not None:
             low, high = values
-            within = tf.logical_and(tf.reduce_all(tensor >= low), tf.reduce_all(tensor <= high))
+            within = tf.logical_and(tf.reduce_all(values_flat >= low), tf.reduce_all(values_flat <= high))
+            fine.append(within)
             checks.append(tf.debugging.Assert(within, [
                 f"input `{name}` must be in [{low:g}, {high:g}] for the {type(model.likelihood).__name__} "
-                "likelihood, received values in", tf.reduce_min(tensor), tf.reduce_max(tensor)]))
+                "likelihood, received values in", tf.reduce_min(values_flat), tf.reduce_max(values_flat)]))
         with tf.control_dependencies(checks):
-            return tf.ensure_shape(tf.identity(tensor), shape)
+            return tf.identity(gated(tensor, tf.reduce_all(tf.stack(fine)), shape))
 
     def checked_x(x, values=support):
         return checked(x, "x", [None] + event_shape, values)
@@ -216,29 +233,32 @@ def build_archive(model, score_samples=100, transform=None, **bounds):
         check = tf.debugging.Assert(rows <= max_rows, [
             f"a score request must have batch x num_samples at most {max_rows} (max_score_rows), received", rows])
         with tf.control_dependencies([check]):
-            return tf.identity(x)
+            return tf.identity(gated(x, rows <= max_rows, [None] + event_shape))
 
     def score(x, label=None):
         x = rows_checked(checked_x(x), score_samples)
         return model.score(x, num_samples=score_samples, labels=checked_label(label, x, "x"))
 
     def score_k(x, num_samples, label=None):
+        count = tf.size(num_samples)
+        rows = tf.concat([tf.shape(x), [0]], 0)[0]
+        k = tf.concat([tf.reshape(num_samples, [-1]), [1]], 0)[0]
+        k_ok = tf.logical_and(k >= 1, k <= max_k)
         checks = [
-            tf.debugging.Assert(tf.size(num_samples) >= 1,
+            tf.debugging.Assert(count >= 1,
                                 ["signature `score_k` needs at least one row of `x` and of `num_samples`, received 0"]),
-            tf.debugging.Assert(tf.equal(tf.size(num_samples), tf.shape(x)[0]), [
-                "input `num_samples` must have one value per row of `x`, received", tf.size(num_samples)]),
+            tf.debugging.Assert(tf.equal(count, rows), [
+                "input `num_samples` must have one value per row of `x`, received", count]),
+            tf.debugging.Assert(tf.reduce_all(tf.equal(tf.reshape(num_samples, [-1]), k)),
+                                ["input `num_samples` must be the same in every row"]),
+            tf.debugging.Assert(k_ok, [f"input `num_samples` must be in [1, {max_k}] (max_score_samples), received",
+                                       k]),
         ]
+        x = checked_x(x)
         with tf.control_dependencies(checks):
-            k = num_samples[0]
-        checks = [
-            tf.debugging.assert_equal(num_samples, k, message="input `num_samples` must be the same in every row"),
-            tf.debugging.Assert(tf.logical_and(k >= 1, k <= max_k), [
-                f"input `num_samples` must be in [1, {max_k}] (max_score_samples), received", k]),
-        ]
-        with tf.control_dependencies(checks):
-            k = tf.identity(k)
-        x = rows_checked(checked_x(x), k)
+            k = tf.identity(tf.where(k_ok, k, 1))  # what runs never sees a K past the bound
+            x = gated(x, tf.logical_and(count >= 1, tf.equal(count, rows)), [None] + event_shape)
+        x = rows_checked(x, k)
         return model.score(x, num_samples=k, labels=checked_label(label, x, "x"))
 
     def finite(fn, name):

@@ -90,21 +90,23 @@ def image_functions(functions, decoding, max_batch, max_pixels=MAX_IMAGE_PIXELS)
     """
 
     def checked(image_bytes):
-        shape_checks = [
-            tf.debugging.Assert(tf.equal(tf.rank(image_bytes), 1), [
+        from kvae.export.signatures import gated
+
+        flat = tf.reshape(image_bytes, [-1])
+        pixels = tf.map_fn(declared_pixels, flat, fn_output_signature=tf.int64)  # headers only: no decoding
+        ok = [tf.equal(tf.rank(image_bytes), 1), tf.size(flat) <= max_batch, tf.reduce_all(pixels <= max_pixels)]
+        checks = [
+            tf.debugging.Assert(ok[0], [
                 f"input `{IMAGE_INPUT}` must have shape [batch] (one encoded image per row), received",
                 tf.shape(image_bytes)]),
-            tf.debugging.Assert(tf.size(image_bytes) <= max_batch, [
-                f"input `{IMAGE_INPUT}` must have at most {max_batch} rows (max_batch), received",
-                tf.size(image_bytes)]),
+            tf.debugging.Assert(ok[1], [
+                f"input `{IMAGE_INPUT}` must have at most {max_batch} rows (max_batch), received", tf.size(flat)]),
+            tf.debugging.Assert(ok[2], [
+                f"input `{IMAGE_INPUT}`: an image declares more than {max_pixels} pixels, received",
+                tf.reduce_max(tf.concat([pixels, [0]], 0))]),
         ]
-        with tf.control_dependencies(shape_checks):  # headers are read only from a batch of the right shape
-            pixels = tf.map_fn(declared_pixels, tf.reshape(image_bytes, [-1]), fn_output_signature=tf.int64)
-        check = tf.debugging.Assert(tf.reduce_all(pixels <= max_pixels), [
-            f"input `{IMAGE_INPUT}`: an image declares more than {max_pixels} pixels, received",
-            tf.reduce_max(tf.concat([pixels, [0]], 0))])
-        with tf.control_dependencies([check]):
-            return tf.identity(image_bytes)
+        with tf.control_dependencies(checks):  # decoding sees an empty batch unless every check passed
+            return tf.identity(gated(flat, tf.reduce_all(tf.stack(ok)), [None]))
 
     def on_images(name):
         def fn(image_bytes, label=None):
