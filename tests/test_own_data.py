@@ -387,9 +387,9 @@ def _records(path, examples):
             writer.write(example)
 
 
-def _with(pixels, label, **features):
+def _with(pixels, y, **features):
     """One record like `_example`'s, with some features replaced."""
-    example = tf.train.Example.FromString(_example(pixels, label))
+    example = tf.train.Example.FromString(_example(pixels, y))
     for key, feature in features.items():
         example.features.feature[key].CopyFrom(feature)
     return example.SerializeToString()

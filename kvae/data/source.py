@@ -163,7 +163,9 @@ def stream_errors(source):
         except ValueError as found:
             raise ValueError(f"{found}; the file changed after it was checked: fix it and run the same command "
                              "to resume from the last backup") from None
-        raise ValueError(f"reading the training data failed mid-run ({e.message.strip().splitlines()[0][:200]}); "
+        lines = [line.strip() for line in e.message.splitlines() if line.strip()
+                 and not line.strip().startswith(("Graph execution error", "Detected at node", "<stack", "[["))]
+        raise ValueError(f"reading the training data failed mid-run ({(lines or [type(e).__name__])[0][:200]}); "
                          "run the same command to resume from the last backup") from None
 
 

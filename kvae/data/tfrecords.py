@@ -216,13 +216,11 @@ class TFRecordSource(Source):
             parsed = tf.io.parse_single_example(record, self._spec)
             values = parsed[self.feature]
             if self.feature_dtype == "uint8":
-                found = tf.strings.length(values)
-                ok = tf.equal(found, size)
+                ok = tf.equal(tf.strings.length(values), size)
             elif self.feature_dtype == "encoded":
-                found = tf.shape(self.transform.decode(values))[0]  # raises for an undecodable image
-                ok = tf.constant(True)
+                # Raises for an undecodable image; `ok` reads the pixels, or tf.data would prune the decoding.
+                ok = tf.reduce_all(tf.math.is_finite(self.transform.decode(values)))
             else:
-                found = tf.size(values)
                 ok = tf.reduce_all(tf.math.is_finite(values))
             label = parsed[self.label_feature] if self.label_feature else tf.constant(0, tf.int64)
             return ok, label
