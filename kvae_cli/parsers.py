@@ -154,6 +154,12 @@ def add_export_arguments(p):
     p.add_argument("--overwrite", action="store_true", help="replace an existing version")
     p.add_argument("--score-samples", type=arguments.positive_int, default=100,
                    help="importance samples of the score signature")
+    p.add_argument("--max-batch", type=arguments.positive_int, default=None,
+                   help="rows one request may send (default 4096)")
+    p.add_argument("--max-score-samples", type=arguments.positive_int, default=None,
+                   help="num_samples score_k may be sent (default 10000)")
+    p.add_argument("--max-score-rows", type=arguments.positive_int, default=None,
+                   help="batch x num_samples of one score request (default: 2^27 / decoder activations per row)")
 
 
 _ADD = {

@@ -43,6 +43,14 @@ def test_cli_usage_in_readme_matches_the_parser():
         assert documented <= options, (command, "documented but not a flag", documented - options)
         assert options <= documented, (command, "a flag the README does not show", options - documented)
 
+def test_every_test_the_reliability_section_names_exists():
+    section = README.split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"`(test_[a-z_]+\.py)::(test_[a-z0-9_]+)`", section)
+    assert len(named) >= 20
+    missing = [f"{f}::{t}" for f, t in named if f"def {t}(" not in (ROOT / "tests" / f).read_text()]
+    assert not missing
+
+
 def test_your_own_data_commands_run(tmp_path, monkeypatch):
     """The `sh` block of "Your own data", each `kvae train` with `--epochs 1`, on small files of each kind."""
     import shlex

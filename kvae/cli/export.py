@@ -10,6 +10,7 @@ def run(args):
     path = export_saved_model(
         model, args.to, version=args.version, overwrite=args.overwrite, score_samples=args.score_samples,
         transform=run.transform(),  # image signatures, or the table's standardisation
+        max_batch=args.max_batch, max_score_samples=args.max_score_samples, max_score_rows=args.max_score_rows,
     )
     print(f"exported {args.run_dir} to {path}")
     return path
