@@ -146,8 +146,10 @@ class RunFolder:
             return []
         if not self.path.is_dir():
             return [self.path.name]
-        if any((self.path / name).is_file() for name in (MARKER, MODEL, CONFIG)):
-            return []  # a run folder (from before the marker, too); the user's own files in it are left alone
+        if (self.path / MARKER).is_file():
+            return []  # kvae's run folder; the user's own files in it are left alone
+        # Unmarked: kvae's only if every entry is one kvae writes (a run folder from before the marker).
+        # A project folder that happens to hold a `config.json` is not.
         entries = sorted(p.name for p in self.path.iterdir())
         return [name for name in entries if not _ours(name)]
 

@@ -76,6 +76,7 @@ def test_an_out_folder_holding_the_users_files_is_refused(tmp_path, capsys):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.tex").write_text("keep")
+    (out / "config.json").write_text("{}")  # a project's own config.json does not make it a run folder
     before = _tree(tmp_path)
     err = _error(["train", "--out", str(out), *FAST], capsys)
     assert "--out" in err and "holds files kvae did not write ('thesis.tex')" in err
@@ -318,27 +319,38 @@ def test_a_resume_past_the_requested_epochs_is_refused(tmp_path, capsys):
 
 
 @pytest.fixture
-def read_only(tmp_path):
-    """A folder no one can write: a read-only tmpfs for root (who ignores permissions), else mode 0555."""
+def read_only(tmp_path, finished):
+    """A folder no one can write, holding a copy of `finished` as `run`: a tmpfs remounted read-only
+    for root (who ignores permissions), else mode 0555."""
     folder = tmp_path / "read_only"
     folder.mkdir()
     if os.geteuid() == 0:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], check=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)], check=True)
+        shutil.copytree(finished, folder / "run")
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
         yield folder
         subprocess.run(["umount", str(folder)], check=True)
     else:
-        folder.chmod(0o555)
+        shutil.copytree(finished, folder / "run")
+        for path in (folder / "run", folder):
+            path.chmod(0o555)
         yield folder
-        folder.chmod(0o755)
+        for path in (folder, folder / "run"):
+            path.chmod(0o755)
 
 
 def test_read_only_targets_are_one_line_errors(finished, read_only, capsys):
-    err = _error(["train", "--out", str(read_only / "run"), *FAST], capsys)
-    assert err.endswith(f"--out {str(read_only / 'run')!r} is not writable (a read-only file system, or "
+    before = _tree(read_only)
+    err = _error(["train", "--out", str(read_only / "new"), *FAST], capsys)
+    assert err.endswith(f"--out {str(read_only / 'new')!r} is not writable (a read-only file system, or "
                         "permission denied)")
     err = _error(["export", str(finished), "--to", str(read_only / "served")], capsys)
     assert err.startswith(f"kvae export: error: cannot write {str(read_only / 'served')!r}")
-    assert list(read_only.iterdir()) == []
+    for command in (["evaluate", str(read_only / "run"), "--iw-samples", "2"], ["report", str(read_only / "run")]):
+        err = _error(command, capsys)
+        assert err.endswith(f"RUN_DIR {str(read_only / 'run')!r} is not writable (a read-only file system, or "
+                            "permission denied)")
+    assert _tree(read_only) == before
 
 
 # === The fault-injection matrix: a SIGKILL at every commit point ===
