@@ -135,8 +135,9 @@ def test_a_killed_export_leaves_nothing_behind_on_the_next_run(tmp_path):
     os.replace(base / "1", moved / "version")
     (base / ".tmp-2-ghi").mkdir()  # killed between making its folder and marking it
     (base / "notes").mkdir()  # the user's: never touched
+    (base / ".tmp-mine").mkdir()  # the user's too, though empty and hidden
     assert kvae.export.export_saved_model(vae, base).name == "2"  # version 1 was put back first
-    assert sorted(p.name for p in base.iterdir()) == ["1", "2", "notes"]
+    assert sorted(p.name for p in base.iterdir()) == [".tmp-mine", "1", "2", "notes"]
     assert kvae.export.exported_by_kvae(base / "1")
 
 

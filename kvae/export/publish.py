@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -51,17 +52,18 @@ def check_target(path, argument="filepath"):
     )
 
 
-def remove_abandoned(folder):
-    """Clears what killed exports left in `folder`; puts back a version one had moved aside.
+def remove_abandoned(folder, name=r"\d+"):
+    """Clears what killed exports of `name` (a regex: version numbers by default) left in `folder`.
 
     Only folders kvae made (`.tmp-<name>-*` being written, `.old-<name>-*`
     holding a version being replaced) whose writer is gone (their lock is
-    free) are touched.
+    free) are touched, and a version one had moved aside is put back.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return
-    for leftover in sorted(p for p in folder.iterdir() if p.name.startswith((".tmp-", ".old-")) and p.is_dir()):
+    ours = re.compile(rf"\.(tmp|old)-({name})-[A-Za-z0-9_]+")
+    for leftover in sorted(p for p in folder.iterdir() if ours.fullmatch(p.name) and p.is_dir()):
         marker = leftover / _PARTIAL
         if not marker.is_file():
             if not any(leftover.iterdir()):
@@ -69,7 +71,7 @@ def remove_abandoned(folder):
             continue
         try:
             with atomic.locked(marker, atomic.holder_text(), f"export {str(leftover)!r}"):
-                original = folder / leftover.name[len(".old-"):].rsplit("-", 1)[0]
+                original = folder / ours.fullmatch(leftover.name).group(2)
                 moved = leftover / "version"
                 if leftover.name.startswith(".old-") and moved.is_dir() and not original.exists():
                     os.replace(moved, original)  # killed between moving the old version aside and the new in
@@ -159,7 +161,7 @@ def write_saved_model(model, path, score_samples=100, model_name=None, transform
     check_target(path, argument)
     bounds = limits(model, score_samples, **bounds)
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_abandoned(path.parent)
+    remove_abandoned(path.parent, re.escape(path.name))
     # Hidden and non-numeric: TF Serving ignores it while it is being written.
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
     tmp.chmod(0o755)  # mkdtemp makes it 0700; a TF Serving container may run as another user
