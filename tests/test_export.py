@@ -1,6 +1,7 @@
 """SavedModel export: signatures equal the Keras methods, also in TF Serving's loader."""
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -273,6 +274,8 @@ def test_the_committed_digits_model_serves():
     assert np.all(scores["log_likelihood"].numpy() >= -scores["neg_elbo"].numpy() - 1e-3)
     assert (path / kvae.export.WARMUP_FILE).is_file()
     assert tuple(loaded.signatures["encode"].structured_input_signature[1]["x"].shape) == (None, 8, 8, 1)
+    bounds = json.loads((path / kvae.export.publish.MARKER).read_text())  # served with the request bounds
+    assert bounds["max_score_samples"] == kvae.export.MAX_SCORE_SAMPLES and bounds["max_batch"] == kvae.export.MAX_BATCH
 
 
 def test_keras_model_export_writes_the_full_saved_model_of_a_never_called_model(tmp_path):
