@@ -269,6 +269,10 @@ class RunFolder:
 
     # === Backups ===
 
+    def _backup_root(self, backup_root):
+        """The folder backups go in: `backup_root`, or the run folder's own `backup/`."""
+        return Path(backup_root) if backup_root is not None else (self._parent or self).path / BACKUP
+
     def check_backup_root(self, backup_root=None):
         """Raises unless `backup_root` (None: `RUN/backup`) may hold this run's backup; writes nothing.
 
@@ -311,22 +315,20 @@ class RunFolder:
         run's backup as it was. Each worker of a multi-worker run has its own
         (`worker-<i>/`).
         """
-        owner = self._parent or self
-        root = Path(backup_root) if backup_root is not None else owner.path / BACKUP
+        root = self._backup_root(backup_root)
         folder = root / SLOTS[self.staged]
         return folder if worker is None else folder / f"worker-{worker}"
 
     def claim_backup(self, backup_root=None):
         """Marks `backup_root` as this run's backup folder (checked first: see `check_backup_root`)."""
         self.check_backup_root(backup_root)
-        owner = self._parent or self
-        root = Path(backup_root) if backup_root is not None else owner.path / BACKUP
+        root = self._backup_root(backup_root)
         marker = root / BACKUP_MARKER
         if marker.is_file():
             return
         created = not root.exists()
         root.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(marker, json.dumps({"run": str(owner.path.resolve()), "created": created}) + "\n")
+        atomic.write_text(marker, json.dumps({"run": str((self._parent or self).path.resolve()), "created": created}) + "\n")
 
     def delete_backup(self, backup_root=None, worker=None):
         """Deletes this run's backup once its model is saved; the backup folder too when kvae made it.
@@ -334,8 +336,7 @@ class RunFolder:
         Workers finishing together may race to remove the shared folders:
         whoever comes second finds them gone, which is the same end.
         """
-        owner = self._parent or self
-        root = Path(backup_root) if backup_root is not None else owner.path / BACKUP
+        root = self._backup_root(backup_root)
         # A committed --overwrite replaced the folder's run: the old run's backup goes with it.
         slots = [root / SLOTS[True], root / SLOTS[False]] if self.staged else [root / SLOTS[False]]
         for slot in slots:
@@ -361,7 +362,7 @@ class RunFolder:
         """Deletes a staged run's stale backup (it is kvae's and belongs to no committed run)."""
         if not self.staged:
             return
-        root = Path(backup_root) if backup_root is not None else self._parent.path / BACKUP
+        root = self._backup_root(backup_root)
         slot = root / SLOTS[True]
         shutil.rmtree(slot if worker is None else slot / f"worker-{worker}", ignore_errors=True)
 

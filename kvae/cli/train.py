@@ -124,7 +124,7 @@ def _train(args, data, strategy, config, epochs, steps, state, chief):
             losses += history.history.get("loss", [])
     fit_seconds = time.perf_counter() - start
     epochs_run = len(losses)
-    _raise_if_diverged(losses, backup_dir, resumed_epoch + epochs_run, args, data)
+    _raise_if_diverged(losses, backup_dir, resumed_epoch + epochs_run, data)
     test = model.evaluate(test_ds, return_dict=True, verbose=0)  # every worker takes part
     metrics = {
         "epochs": resumed_epoch + epochs_run,
@@ -279,11 +279,10 @@ def _callbacks(args, out, steps, x_test, y_test, chief):
     return callbacks
 
 
-def _raise_if_diverged(losses, backup_dir, last_epoch, args, data):
+def _raise_if_diverged(losses, backup_dir, last_epoch, data):
     if not losses or math.isfinite(float(losses[-1])):
         return
-    if data.streaming:
-        data.validate()  # a NaN read from a file changed mid-run is the data's fault: this names it
+    data.validate()  # a NaN read from a file changed mid-run is the data's fault: this names it
     good = resume.backup_epoch(backup_dir)
     kept = (
         f"the state after epoch {good} is kept in {backup_dir}; run the same command to retry from it, or"
