@@ -11,7 +11,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kvae import bounds
 from kvae import checks
 from kvae import conditions
 from kvae.metrics import ActiveUnits
@@ -108,10 +107,9 @@ def log_importance_weights(model, x, num_samples, seed, condition=None):
     `seed` is a stateless `[2]` int32 seed; the model's noise generator is not
     used. `condition` is a conditional VAE's (`model.condition(labels)`).
     """
-    posterior = model.encode(x, labels=condition)
+    forward = model.forward(x, condition)
     epsilon = tf.random.stateless_normal(tf.stack([num_samples, tf.shape(x)[0], model.latent_dim]), seed)
-    z, log_q = model.posterior_layer.sample_given_noise(posterior, epsilon)
-    return bounds.log_weights(model, x, z, log_q, condition)[0]
+    return forward.log_weights(*forward.sample(epsilon))[0]
 
 
 def _condition(model, labels, n):
@@ -167,11 +165,11 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
     for b, start in enumerate(range(0, len(x), batch_size)):
         batch = tf.constant(x[start : start + batch_size])
         batch_condition = None if condition is None else tf.constant(condition[start : start + batch_size])
-        posterior = model.encode(batch, labels=batch_condition)  # one encoder pass for all three
+        forward = model.forward(batch, batch_condition)  # one encoder pass for all three
         epsilon = tf.random.stateless_normal(
             [len(batch), model.latent_dim], tf.random.experimental.stateless_fold_in(base_seed, b)
         )
-        r, kl_per_dim, loc = bounds.terms_given_noise(model, batch, posterior, epsilon, condition=batch_condition)
+        r, kl_per_dim, loc = forward.elbo_terms(epsilon)
         reconstruction.append(r.numpy())
         kl.append(np.sum(kl_per_dim.numpy(), axis=-1))
         units.update_state(loc)

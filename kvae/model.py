@@ -6,20 +6,29 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kvae import bounds
 from kvae import checks
 from kvae import conditions
 from kvae import distribute
 from kvae import execution
+from kvae import forward as forward_lib
 from kvae import likelihoods as likelihoods_lib
 from kvae import objectives as objectives_lib
 from kvae import posteriors as posteriors_lib
 from kvae import priors as priors_lib
+from kvae import protocol
 from kvae.data.splits import check_examples
 from kvae.metrics import ActiveUnits
 from kvae.networks import contract
 
 _SEED_STATE_KEY = "seed_generator_state"
+
+# The built-in parts by role: what `check_parts` names when a combination is refused.
+REGISTRIES = {
+    "prior": priors_lib.REGISTRY,
+    "posterior": posteriors_lib.REGISTRY,
+    "objective": objectives_lib.REGISTRY,
+    "likelihood": likelihoods_lib.REGISTRY,
+}
 
 
 @keras.saving.register_keras_serializable(package="kvae")
@@ -139,7 +148,7 @@ class VAE(execution.KerasExecution, keras.Model):
         self.prior_layer = priors_lib.get(prior, dtype=self.dtype_policy.name)
         self.posterior_layer = posteriors_lib.get(posterior, dtype=self.dtype_policy.name)
         self.objective = objectives_lib.get(objective, beta=beta, free_bits=free_bits)
-        self._check_parts()
+        self.check_parts()
 
         # === State ===
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -152,32 +161,32 @@ class VAE(execution.KerasExecution, keras.Model):
         # === Config ===
         self.latent_dim = latent_dim
         self.seed = seed
+        self.event_shape = None  # the shape of one example, known once built
 
         # === Build ===
         input_shape = contract.known_input_shape(encoder)
         if input_shape is not None:
             self.build(self._build_shape(input_shape))
 
-    def _check_parts(self):
-        # Combinations of parts that have no sound meaning get a clear error here, not at trace time.
-        prior, posterior, objective = self.prior_layer, self.posterior_layer, self.objective
-        if objective.uses_kl_per_dimension:
-            message = objectives_lib.free_bits_unavailable(prior, posterior)
-            if message:
-                raise ValueError(f"{message}: use free_bits=0")
-        if self.conditional and isinstance(prior, priors_lib.VampPrior):
-            raise ValueError("the VampPrior needs an unconditional VAE (its pseudo-inputs have no labels)")
-        if not posterior.density_in_closed_form:
-            needs = []
-            if isinstance(prior, priors_lib.VampPrior):
-                needs.append("the VampPrior (its components are the posterior at the pseudo-inputs)")
-            if getattr(objective, "gradient", None) == "dreg":
-                needs.append("the DReG gradient (it evaluates q with held parameters at its samples)")
-            for need in needs:
-                raise ValueError(
-                    f"{need} needs a posterior whose density has a closed form at any z "
-                    f"(\"normal\" or \"full\"), received the {type(posterior).__name__} posterior"
-                )
+    @property
+    def parts(self):
+        """The parts by role, and the model's own capabilities under `"model"` (see `kvae.protocol`)."""
+        return {
+            "prior": self.prior_layer,
+            "posterior": self.posterior_layer,
+            "objective": self.objective,
+            "likelihood": self.likelihood,
+            "model": frozenset() if self.conditional else frozenset({"unconditional"}),
+        }
+
+    def check_parts(self, requirements=None):
+        """Raises `ValueError` if a part's requirements (or the given ones) are not met by the others.
+
+        Combinations with no sound meaning get a clear error at construction,
+        never at trace time; the check reads what the parts declare
+        (`kvae.protocol`), not their classes.
+        """
+        protocol.check(self.parts, REGISTRIES, requirements)
 
     def _build_shape(self, x_shape):
         # A conditional VAE is built (and called, e.g. by Keras' default
@@ -203,6 +212,7 @@ class VAE(execution.KerasExecution, keras.Model):
             self.encoder, self.decoder, self.latent_dim, self.likelihood, input_shape,
             self.posterior_layer.params_sizes(self.latent_dim), c_shape,
         )
+        self.prior_layer.connect(self.posterior_of)
         if not self.prior_layer.built:
             self.prior_layer.build((None, self.latent_dim), (None,) + self.event_shape)
         elif self.prior_layer.latent_dim != self.latent_dim:
@@ -237,12 +247,12 @@ class VAE(execution.KerasExecution, keras.Model):
     @property
     def beta(self):
         """The objective's KL weight β (a `keras.Variable`), or None if it has none."""
-        return getattr(self.objective, "beta", None)
+        return self.objective.beta
 
     @property
     def free_bits(self):
         """The objective's free-bits floor λ (a `keras.Variable`), or None if it has none."""
-        return getattr(self.objective, "free_bits", None)
+        return self.objective.free_bits
 
     # --- Distributions --------------------------------------------------------
 
@@ -254,24 +264,79 @@ class VAE(execution.KerasExecution, keras.Model):
     @property
     def prior(self):
         """The prior p(z), a float32 `tfd` distribution over `latent_dim` dimensions."""
-        return self.prior_layer.distribution(self)
+        return self.prior_layer.distribution()
 
     def encode(self, x, training=False, labels=None):
         """Returns the posterior q(z|x), a float32 `tfd` distribution over z (`posterior_layer.distribution`).
 
         A conditional VAE takes the `labels` (q(z|x, y)).
         """
+        x = self._built_for(x)
+        return self._encode(x, self.condition(labels), training)
+
+    def _built_for(self, x):
+        # float32 inputs, the model built for them: Keras' TF trainer defers building
+        # to tracing, and our steps never call self(x), so fit/save/export never meet
+        # an unbuilt model.
         x = self._as_inputs(x)
         if not self.built:
-            # Keras' TF trainer defers building to tracing, and our steps never
-            # call self(x): build here so fit/save/export never meet an unbuilt model.
             self.build(self._build_shape((None,) + tuple(x.shape[1:])))
-        c = self.condition(labels)
-        return self.posterior_from_params(self.encoder(x if c is None else [x, c], training=training))
+        return x
+
+    def _encode(self, x, condition, training=False):
+        # q(z|x) for float32 inputs and an already converted condition.
+        return self.posterior_from_params(self.encoder(x if condition is None else [x, condition], training=training))
 
     def posterior_from_params(self, params):
         """q(z|x) from the encoder's output (`posterior_layer.distribution`)."""
         return self.posterior_layer.distribution(params)
+
+    def posterior_of(self, x):
+        """q(z|x) for inputs x of an unconditional VAE: what the prior is `connect`ed to (the VampPrior's components)."""
+        return self.posterior_from_params(self.encoder(x))
+
+    def forward(self, x, condition=None, training=False, noise=None):
+        """One pass over the batch `x`: a `kvae.forward.ForwardPass` holding q(z|x) and p(z).
+
+        Args:
+            x: tensor `[batch, *event_shape]`.
+            condition: tensor or None. A conditional VAE's condition,
+                already converted (`condition(labels)`).
+            training: bool. Passed to the networks.
+            noise: callable `(num_samples or None) -> ε` or None. What the
+                pass's `noise()` returns; by default it draws from the model's
+                seed generator for the global batch, each replica taking its
+                own rows, so an example gets the same ε however the batch is
+                split across devices.
+
+        Example:
+
+        >>> import numpy as np, kvae
+        >>> vae = kvae.build_vae((4,), latent_dim=2, hidden_units=8)
+        >>> forward = vae.forward(np.full((3, 4), 0.5, "float32"))
+        >>> z, log_q = forward.sample(forward.noise(5))
+        >>> z.shape, forward.log_weights(z, log_q)[0].shape
+        (TensorShape([5, 3, 2]), TensorShape([5, 3]))
+        """
+        x = self._built_for(x)
+        if (condition is None) == self.conditional:
+            self.condition(condition)  # raises the message for a missing (or unexpected) condition
+        posterior = self._encode(x, condition, training)
+
+        def decode(z, c):
+            return self._decoder_params(z, c, training)
+
+        def draw(num_samples=None):
+            seed = self._next_seed()
+            batch = tf.shape(x)[0]
+            if num_samples is None:
+                return distribute.global_batch_normal(tf.stack([batch, self.latent_dim]), seed)
+            epsilon = distribute.global_batch_normal(tf.stack([batch, num_samples, self.latent_dim]), seed)
+            return tf.transpose(epsilon, [1, 0, 2])
+
+        return forward_lib.ForwardPass(
+            x, condition, posterior, self.prior, self.posterior_layer, self.likelihood, decode, noise or draw
+        )
 
     def embed(self, x, training=False, labels=None):
         """The posterior's location for each x `[batch, latent_dim]`: its mean for the Gaussian posteriors.
@@ -286,10 +351,12 @@ class VAE(execution.KerasExecution, keras.Model):
 
     def decoder_params(self, z, training=False, labels=None):
         """The decoder's output for z (and the `labels` of a conditional VAE), as float32 likelihood parameters."""
+        return self._decoder_params(z, self.condition(labels), training)
+
+    def _decoder_params(self, z, condition, training=False):
         z = tf.convert_to_tensor(z, dtype=self.distribution_dtype)
-        c = self.condition(labels)
         # The one cast at the network boundary (a no-op without mixed precision).
-        return tf.cast(self.decoder(z if c is None else [z, c], training=training), self.distribution_dtype)
+        return tf.cast(self.decoder(z if condition is None else [z, condition], training=training), self.distribution_dtype)
 
     def call(self, inputs, training=False):
         # `model(x)` and `predict` give the deterministic reconstruction; a
@@ -337,7 +404,7 @@ class VAE(execution.KerasExecution, keras.Model):
         Returns:
             `(examples, z)`: `[batch, *event_shape]` and `[batch, latent_dim]`.
         """
-        z = self.prior_layer.sample_for_seeds(seeds, self)
+        z = self.prior_layer.sample_for_seeds(seeds)
         return self.decode(z, labels=labels).mean(), z
 
     def score(self, x, num_samples=100, seed=0, labels=None):
@@ -403,12 +470,9 @@ class VAE(execution.KerasExecution, keras.Model):
         for the global batch and each replica takes its own rows, so an example
         gets the same ε however the batch is split across devices.
         """
-        reconstruction, kl_per_dim, _ = bounds.sample_terms(self, x, training, self.condition(labels))
+        forward = self.forward(x, self.condition(labels), training)
+        reconstruction, kl_per_dim, _ = forward.elbo_terms(forward.noise())
         return reconstruction, tf.reduce_sum(kl_per_dim, axis=-1)
-
-    def terms_given_noise(self, x, posterior, epsilon, training=False, labels=None):
-        """The ELBO's terms at the reparameterised z for noise ε: `kvae.bounds.terms_given_noise`."""
-        return bounds.terms_given_noise(self, x, posterior, epsilon, training, self.condition(labels))
 
     def _data_condition(self, y):
         # The condition of a step's data: its targets for a conditional VAE, nothing otherwise.
@@ -419,7 +483,7 @@ class VAE(execution.KerasExecution, keras.Model):
         condition = self._data_condition(y)
         scheduled = self.objective.update(self.optimizer.iterations)
         with tf.GradientTape() as tape:
-            per_example_loss, terms = self.objective.compute(self, x, training=True, condition=condition)
+            per_example_loss, terms = self.objective.compute(self.forward(x, condition, training=True), training=True)
             loss = distribute.global_batch_mean(per_example_loss, sample_weight)
             loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, self.trainable_variables)
@@ -428,7 +492,8 @@ class VAE(execution.KerasExecution, keras.Model):
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        per_example_loss, terms = self.objective.compute(self, x, training=False, condition=self._data_condition(y))
+        forward = self.forward(x, self._data_condition(y), training=False)
+        per_example_loss, terms = self.objective.compute(forward, training=False)
         return self._update_metrics(per_example_loss, *terms, sample_weight)
 
     def _update_metrics(self, per_example_loss, reconstruction, kl_per_dim, loc, sample_weight, scheduled=None):
@@ -474,7 +539,7 @@ class VAE(execution.KerasExecution, keras.Model):
         Unknown sizes (None) pass: exported signatures check them at run time.
         """
         shape = tf.TensorShape(shape)
-        event_shape = getattr(self, "event_shape", None)
+        event_shape = self.event_shape
         if event_shape is not None and not shape[1:].is_compatible_with(event_shape):
             raise ValueError(
                 f"`x` must have shape (batch,) + {event_shape}, received shape {tuple(shape)}"

@@ -1,37 +1,71 @@
 """One lookup for the VAE's parts: a name, a serialized config or an instance becomes the part.
 
-`kvae.likelihoods.get`, `kvae.priors.get`, `kvae.posteriors.get` and
-`kvae.objectives.get` all resolve their argument here, so every part accepts
-the same three forms and a bad one gets the same wording.
+Each kind of part (`kvae.likelihoods`, `kvae.priors`, `kvae.posteriors`,
+`kvae.objectives`) keeps one `Registry` of its built-in parts by name. Its
+`get` accepts the same three forms for every kind and words a bad one the same
+way; the command line's choices, the harness in `kvae.testing` and the
+combination checks (`kvae.protocol`) all enumerate the registries, so a new
+built-in part is one new file plus its registry line.
 """
 
 import keras
 
 
-def get(identifier, base, factories, argument, **kwargs):
-    """Returns the part `identifier` stands for.
+class Registry:
+    """The built-in parts of one kind, by name.
 
     Args:
-        identifier: str (a key of `factories`, called with `kwargs`), dict (a
-            serialized part) or an instance of `base` (returned as is).
+        role: str. The part's argument name on `kvae.VAE` (`"prior"`, ...).
         base: the class every part of this kind derives from.
-        factories: dict from name to a callable that makes the part.
-        argument: str. The argument's name, for the error message.
+        parts: dict from name to the part's class. `get(name, **kwargs)`
+            makes `cls(name=role, **kwargs)`; the first name is the default.
 
     Example:
 
     >>> import kvae
-    >>> from kvae import registry
-    >>> likelihood = registry.get("gaussian", kvae.likelihoods.Likelihood,
-    ...                           {"gaussian": kvae.likelihoods.Gaussian}, "likelihood")
-    >>> type(likelihood).__name__
-    'Gaussian'
+    >>> kvae.posteriors.REGISTRY.names
+    ('normal', 'full', 'iaf')
+    >>> type(kvae.posteriors.REGISTRY.get("full")).__name__
+    'FullNormal'
     """
-    if isinstance(identifier, dict):
-        identifier = keras.saving.deserialize_keras_object(identifier)
-    if isinstance(identifier, base):
-        return identifier
-    if isinstance(identifier, str) and identifier in factories:
-        return factories[identifier](**kwargs)
-    kind = f"{base.__module__.rsplit('.base', 1)[0]}.{base.__name__}"
-    raise ValueError(f"`{argument}` must be one of {list(factories)} or a {kind}, received: {identifier!r}")
+
+    def __init__(self, role, base, parts):
+        self.role = role
+        self.base = base
+        self.parts = dict(parts)
+
+    @property
+    def names(self):
+        """The built-in names, in the order the docs and the CLI list them."""
+        return tuple(self.parts)
+
+    def name_of(self, part):
+        """The built-in name of `part`'s class, or None for a part defined elsewhere."""
+        for name, cls in self.parts.items():
+            if type(part) is cls:
+                return name
+        return None
+
+    def providers(self, capability):
+        """The names of the built-in parts that provide `capability` (see `kvae.protocol`)."""
+        return tuple(name for name, cls in self.parts.items() if capability in cls.provides)
+
+    def get(self, identifier=None, **kwargs):
+        """Returns the part `identifier` stands for.
+
+        Args:
+            identifier: str (a built-in name, made with `kwargs`), dict (a
+                serialized part), an instance of `base` (returned as is) or
+                None (the first, default name).
+            **kwargs: constructor arguments of a named part.
+        """
+        if identifier is None:
+            identifier = self.names[0]
+        if isinstance(identifier, dict):
+            identifier = keras.saving.deserialize_keras_object(identifier)
+        if isinstance(identifier, self.base):
+            return identifier
+        if isinstance(identifier, str) and identifier in self.parts:
+            return self.parts[identifier](**{"name": self.role, **kwargs})
+        kind = f"{self.base.__module__.rsplit('.base', 1)[0]}.{self.base.__name__}"
+        raise ValueError(f"`{self.role}` must be one of {list(self.parts)} or a {kind}, received: {identifier!r}")

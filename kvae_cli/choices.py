@@ -1,28 +1,26 @@
 """The library's names the command line offers, readable without importing TensorFlow.
 
-Each tuple mirrors a registry of the library, whose modules import TensorFlow;
-`tests/test_cli_front_end.py` checks that every pair agrees, so a likelihood,
-architecture or strategy added to the library must be added here to reach the
-command line.
+Generated from the library's registries by `python -m kvae.cli.choices`; do not edit.
+`tests/test_cli_front_end.py` checks that this file is what the registries generate.
 """
 
-# kvae.data.NAMES: the data sets `--data` knows by name (or a .npy/.npz path).
+# kvae.data.NAMES: the data sets `--data` knows by name (or a .npy/.npz path)
 DATA = ("digits", "fashion_mnist")
 # kvae.data.tfrecords.FEATURE_DTYPES
 FEATURE_DTYPES = ("uint8", "float32", "encoded")
 # kvae.networks.ARCHITECTURES
 ARCHITECTURES = ("mlp", "conv")
-# kvae.likelihoods.NAMES
+# kvae.likelihoods.REGISTRY
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
-# kvae.priors.NAMES
+# kvae.priors.REGISTRY
 PRIORS = ("normal", "mixture", "vamp")
-# kvae.posteriors.NAMES
+# kvae.posteriors.REGISTRY
 POSTERIORS = ("normal", "full", "iaf")
-# kvae.objectives.NAMES
+# kvae.objectives.REGISTRY
 OBJECTIVES = ("elbo", "iwae")
 # kvae.objectives.GRADIENTS
 IW_GRADIENTS = ("reparam", "dreg")
 # kvae.distribute.STRATEGIES
 STRATEGIES = ("default", "mirrored", "multi_worker")
-# Keras dtype policies kvae is tested under (tests/test_mixed_precision.py).
+# kvae.networks.DTYPE_POLICIES
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")

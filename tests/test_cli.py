@@ -106,7 +106,8 @@ def test_train_with_warmup_free_bits_bfloat16_images_and_tensorboard(tmp_path):
     assert {"samples", "reconstructions", "epoch_loss", "epoch_beta"} <= tags
     assert (out / "traversal.png").is_file() and not (out / "manifold.png").exists()
     report = (out / "report.md").read_text()
-    assert "KL warm-up over 2 epochs; free bits 0.1 nats/dim." in report
+    # β as the run ended (the last warm-up step's), the floor, and the warm-up.
+    assert "ELBO objective, β 0.9583, free bits 0.1 nats/dim;" in report and "KL warm-up over 2 epochs." in report
     # Plain numbers for people, no Python or NumPy reprs (np.int64(7), [16]).
     assert "mlp 16 hidden units" in report and "Latent traversals: dimensions " in report
     assert "np." not in report and "int64" not in report and "[16]" not in report
@@ -184,10 +185,10 @@ def test_train_with_a_vamp_prior_and_the_iwae_objective_records_its_parts(tmp_pa
             "--objective", "iwae", "--iw-train-samples", "3", "--iw-gradient", "dreg"]
     assert main(argv + FAST) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    keys = ("prior", "prior_components", "posterior", "objective", "iw_train_samples", "iw_gradient")
-    assert {k: metrics[k] for k in keys} == {
-        "prior": "VampPrior", "prior_components": 5, "posterior": "FullNormal", "objective": "IWAE",
-        "iw_train_samples": 3, "iw_gradient": "dreg"}
+    parts = metrics["parts"]
+    assert parts["prior"] == {"class": "VampPrior", "num_components": 5, "clip": [0.0, 1.0], "seed": 0}
+    assert parts["posterior"] == {"class": "FullNormal"}
+    assert parts["objective"] == {"class": "IWAE", "num_samples": 3, "gradient": "dreg"}
     report = (out / "report.md").read_text()
     assert ("VampPrior (5 pseudo-inputs); full-covariance Gaussian posterior; IWAE objective, k = 3 (dreg gradient)"
             in report)
@@ -206,7 +207,7 @@ def test_a_conditional_run_samples_one_row_per_class_and_scores_given_the_labels
     out = tmp_path / "conditional"
     assert main(["train", "--out", str(out), "--conditional", "--posterior", "iaf"] + FAST) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["num_classes"] == 10 and metrics["posterior"] == "IAF"
+    assert metrics["num_classes"] == 10 and metrics["parts"]["posterior"]["class"] == "IAF"
     report = (out / "report.md").read_text()
     assert "conditional on the class labels" in report
     assert "## Samples, one row per class, 8 prior draws each (rows 0: 0, 1: 1, 2: 2" in report

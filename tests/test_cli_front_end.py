@@ -46,18 +46,13 @@ def test_parsing_imports_neither_tensorflow_nor_the_library():
     assert result.stdout.strip() == "[]", result.stderr
 
 
-def test_choices_are_the_library_registries():
+def test_choices_are_generated_from_the_library_registries():
+    from kvae.cli import choices as generator
+
+    assert generator.TARGET.read_text() == generator.source(), "run `python -m kvae.cli.choices`"
     import kvae
 
-    assert choices.DATA == kvae.data.NAMES
-    assert choices.FEATURE_DTYPES == kvae.data.tfrecords.FEATURE_DTYPES
-    assert choices.ARCHITECTURES == kvae.networks.ARCHITECTURES
-    assert choices.LIKELIHOODS == kvae.likelihoods.NAMES
-    assert choices.STRATEGIES == kvae.distribute.STRATEGIES
-    assert choices.PRIORS == kvae.priors.NAMES
-    assert choices.POSTERIORS == kvae.posteriors.NAMES
-    assert choices.OBJECTIVES == kvae.objectives.NAMES
-    assert choices.IW_GRADIENTS == kvae.objectives.GRADIENTS
+    assert choices.POSTERIORS == kvae.posteriors.REGISTRY.names and choices.DTYPE_POLICIES == kvae.networks.DTYPE_POLICIES
 
 
 @pytest.mark.parametrize(

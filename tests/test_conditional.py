@@ -111,7 +111,7 @@ def test_bad_labels_are_clear_errors(call, message):
         ({"num_classes": 3, "condition_shape": (2,)}, r"takes `num_classes` \(labels\) or `condition_shape`"),
         ({"condition_shape": (0,)}, r"`condition_shape` must be a tuple of positive integers, received: \(0,\)"),
         ({"num_classes": 3, "prior": kvae.priors.VampPrior(3)},
-         r"the VampPrior needs an unconditional VAE \(its pseudo-inputs have no labels\)"),
+         r"the VampPrior \(its pseudo-inputs have no labels\) needs an unconditional VAE, received a conditional one"),
     ],
 )
 def test_bad_conditional_configurations_are_clear_errors(kwargs, message):

@@ -12,28 +12,27 @@ from conftest import tiny_vae, uniform_data
 def test_elbo_objective_is_the_beta_weighted_floored_terms():
     model = tiny_vae(beta=0.5, free_bits=0.2)
     x = uniform_data(6)
-    loss, (reconstruction, kl_per_dim, loc) = model.objective.compute(model, x)
+    loss, (reconstruction, kl_per_dim, loc) = model.objective.compute(model.forward(x))
     expected = reconstruction + 0.5 * tf.reduce_sum(tf.maximum(kl_per_dim, 0.2), axis=-1)
     np.testing.assert_allclose(loss, expected, rtol=1e-6)
     assert kl_per_dim.shape == (6, 3) and loc.shape == (6, 3)
     assert model.beta is model.objective.beta and model.free_bits is model.objective.free_bits
 
 
-def _fixed_noise(monkeypatch, epsilon):
-    # The objective draws its noise through kvae.bounds.draw_noise: pin it.
-    monkeypatch.setattr(kvae.bounds, "draw_noise", lambda model, posterior, num_samples=None: tf.constant(epsilon))
+def _fixed_noise(model, x, epsilon):
+    # The objective draws its noise from the pass: pin it.
+    return model.forward(x, noise=lambda num_samples=None: tf.constant(epsilon))
 
 
 @pytest.mark.parametrize("prior", ["normal", "vamp"])
-def test_iwae_bound_is_numpys_log_mean_exp_of_the_same_weights(prior, monkeypatch):
+def test_iwae_bound_is_numpys_log_mean_exp_of_the_same_weights(prior):
     k, n = 6, 5
     model = tiny_vae(prior=kvae.priors.get(prior, **({"num_components": 3, "seed": 0} if prior != "normal" else {})))
     kernel = model.encoder.get_layer("posterior_params").kernel
     kernel.assign(kernel * 4.0)  # a posterior away from the prior
     x = uniform_data(n)
     epsilon = np.random.default_rng(0).normal(size=(k, n, 3)).astype("float32")
-    _fixed_noise(monkeypatch, epsilon)
-    loss, (reconstruction, kl_per_dim, _) = kvae.objectives.IWAE(k).compute(model, x)
+    loss, (reconstruction, kl_per_dim, _) = kvae.objectives.IWAE(k).compute(_fixed_noise(model, x, epsilon))
     q = model.encode(x)
     log_w = []
     for eps in epsilon:  # one sample at a time, each term from its own distribution
@@ -48,18 +47,17 @@ def test_iwae_bound_is_numpys_log_mean_exp_of_the_same_weights(prior, monkeypatc
         np.testing.assert_allclose(kl_per_dim[:, 0], q.log_prob(z1) - model.prior.log_prob(z1), rtol=1e-4, atol=1e-5)
 
 
-def test_iwae_with_one_sample_is_the_elbo_at_that_sample(monkeypatch):
+def test_iwae_with_one_sample_is_the_elbo_at_that_sample():
     model = tiny_vae()
     x = uniform_data(4)
     epsilon = np.random.default_rng(1).normal(size=(1, 4, 3)).astype("float32")
-    _fixed_noise(monkeypatch, epsilon)
-    loss, _ = kvae.objectives.IWAE(1).compute(model, x)
+    loss, _ = kvae.objectives.IWAE(1).compute(_fixed_noise(model, x, epsilon))
     q = model.encode(x)
     z = q.mean() + q.stddev() * epsilon[0]
     # −ELBO with the KL estimated at the sample: −log p(x|z) + log q(z|x) − log p(z) ...
     np.testing.assert_allclose(loss, -model.decode(z).log_prob(x) + q.log_prob(z) - model.prior.log_prob(z), rtol=1e-5)
     # ... whose expectation is the closed-form −ELBO (that noise averages out is checked in test_model).
-    reconstruction, kl_per_dim, _ = model.terms_given_noise(x, q, epsilon[0])
+    reconstruction, kl_per_dim, _ = model.forward(x).elbo_terms(epsilon[0])
     np.testing.assert_allclose(
         loss - (reconstruction + tf.reduce_sum(kl_per_dim, -1)),
         q.log_prob(z) - model.prior.log_prob(z) - tf.reduce_sum(kl_per_dim, -1), rtol=1e-5, atol=1e-5,
@@ -69,12 +67,12 @@ def test_iwae_with_one_sample_is_the_elbo_at_that_sample(monkeypatch):
 def _gradients(model, objective, x, seed_state):
     model.seed_generator.state.assign(seed_state)  # the same noise for every estimator
     with tf.GradientTape() as tape:
-        loss, _ = objective.compute(model, x, training=True)
+        loss, _ = objective.compute(model.forward(x, training=True), training=True)
         loss = tf.reduce_mean(loss)
     encoder = tape.gradient(loss, model.encoder.trainable_variables, unconnected_gradients="zero")
     with tf.GradientTape() as tape:
         model.seed_generator.state.assign(seed_state)
-        loss, _ = objective.compute(model, x, training=True)
+        loss, _ = objective.compute(model.forward(x, training=True), training=True)
         loss = tf.reduce_mean(loss)
     decoder = tape.gradient(loss, model.decoder.trainable_variables)
     flat = lambda grads: np.concatenate([g.numpy().ravel() for g in grads])  # noqa: E731

@@ -34,13 +34,19 @@ def test_full_covariance_kl_against_numpy():
     posterior.build((None, 3))
     prior.build((None, 3))
     q = posterior.distribution(_full_params(rng, 4, 3))
-    kl = posterior.analytic_kl(q, prior, prior.distribution()).numpy()
+    kl = kvae.divergences.kl_terms(q, prior.distribution(), None, None).numpy()  # closed form: no z needed
     assert kl.shape == (4, 1)
     mu, tril = q.loc.numpy().astype("float64"), q.scale.to_dense().numpy().astype("float64")
     for b in range(4):
         sigma = tril[b] @ tril[b].T
         expected = 0.5 * (np.trace(sigma) + mu[b] @ mu[b] - 3 - np.linalg.slogdet(sigma)[1])
         np.testing.assert_allclose(kl[b, 0], expected, rtol=1e-4)
+
+
+def test_full_covariance_factor_is_tfps_fill_scale_tril_bit_for_bit():
+    params = _full_params(np.random.default_rng(3), 5, 4)[:, 4:]
+    expected = tfp.bijectors.FillScaleTriL(diag_shift=1e-6)(params).numpy()
+    np.testing.assert_array_equal(kvae.posteriors.full.scale_tril(params).numpy(), expected)
 
 
 def test_full_covariance_samples_have_the_covariance_and_their_log_density():

@@ -21,7 +21,7 @@ def test_standard_normal_prior_log_density_is_scipys():
     z = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
     expected = stats.multivariate_normal(np.zeros(3), np.eye(3)).logpdf(z)
     np.testing.assert_allclose(prior.distribution().log_prob(z), expected, rtol=1e-5)
-    assert prior.analytic_kl and prior.distribution().dtype == tf.float32
+    assert prior.provides == {"factorized"} and prior.distribution().dtype == tf.float32
 
 
 def test_gaussian_mixture_log_density_is_scipys():
@@ -35,7 +35,7 @@ def test_gaussian_mixture_log_density_is_scipys():
     log_weights = special.log_softmax(prior.logits.numpy().astype("float64"))
     expected = _mixture_logpdf(z.astype("float64"), log_weights, prior.means.numpy().astype("float64"), scales)
     np.testing.assert_allclose(prior.distribution().log_prob(z), expected, rtol=1e-5)
-    assert not prior.analytic_kl and len(prior.trainable_weights) == 3
+    assert "factorized" not in prior.provides and len(prior.trainable_weights) == 3
 
 
 def test_vamp_prior_is_the_mean_posterior_of_its_clipped_pseudo_inputs():
@@ -60,7 +60,7 @@ def test_without_a_closed_form_the_kl_is_log_q_minus_log_p_at_the_same_sample(pr
     x = uniform_data(4)
     posterior = model.encode(x)
     epsilon = tf.random.stateless_normal([4, 3], [1, 2])
-    reconstruction, kl_per_dim, _ = model.terms_given_noise(x, posterior, epsilon)
+    reconstruction, kl_per_dim, _ = model.forward(x).elbo_terms(epsilon)
     z = posterior.mean() + posterior.stddev() * epsilon
     np.testing.assert_allclose(kl_per_dim[:, 0], posterior.log_prob(z) - model.prior.log_prob(z), rtol=1e-5)
     assert kl_per_dim.shape == (4, 1)
@@ -94,3 +94,14 @@ def test_bad_prior_arguments():
         kvae.priors.GaussianMixture(0)
     with pytest.raises(ValueError, match=r"`clip` must be None or a pair \(low, high\) with low < high, received: \(1.0, 0.0\)"):
         kvae.priors.VampPrior(3, clip=(1, 0))
+
+
+@pytest.mark.parametrize("objective", ["elbo", "iwae"])
+def test_the_vamp_prior_encodes_its_pseudo_inputs_once_per_step(objective, monkeypatch):
+    model = tiny_vae(prior=kvae.priors.VampPrior(3, seed=0), objective=objective)
+    calls = []
+    posterior_of = model.posterior_of
+    model.prior_layer.connect(lambda u: calls.append(u.shape) or posterior_of(u))
+    model.compile(optimizer="adam")
+    model.train_step((uniform_data(8),))  # eager: one call per use
+    assert calls == [(3, 4, 4, 1)]

@@ -76,8 +76,8 @@ def test_a_config_of_an_earlier_version_with_beta_and_free_bits_still_loads():
          r'`beta` and `free_bits` configure the "elbo" objective; pass them to an objective instance instead'),
         ({"objective": "iwae", "free_bits": 0.5}, r'`beta` and `free_bits` configure the "elbo" objective'),
         ({"prior": "mixture", "free_bits": 0.5},
-         r'free_bits needs a KL with a closed form per latent dimension \(the "normal" prior and posterior\), '
-         r'received the GaussianMixture prior and the DiagonalNormal posterior: use free_bits=0'),
+         r'free_bits needs a KL with a closed form per latent dimension \(the "normal" prior and the "normal" '
+         r'posterior\), received the GaussianMixture prior and the DiagonalNormal posterior: use free_bits=0'),
         ({"posterior": "full", "free_bits": 0.5}, r"received the StandardNormal prior and the FullNormal posterior"),
         ({"posterior": "iaf", "prior": "vamp"},
          r'the VampPrior \(its components are the posterior at the pseudo-inputs\) needs a posterior whose '

@@ -90,11 +90,11 @@ class VariableSchedule(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._target()  # fail before the first step, not in it
-        prior, posterior = getattr(self.model, "prior_layer", None), getattr(self.model, "posterior_layer", None)
-        if self.variable == "free_bits" and prior is not None:
-            message = objectives.free_bits_unavailable(prior, posterior)
-            if message:
-                raise ValueError(f"`{type(self).__name__}` of {message}")
+        if self.variable == "free_bits":
+            try:
+                self.model.check_parts([objectives.FREE_BITS])
+            except ValueError as error:
+                raise ValueError(f"`{type(self).__name__}` of {error}") from None
         if self.in_step and self.model.objective.set_fit_schedule(self.variable, self.schedule):
             self.model.make_train_function(force=True)  # trace the step with the schedule
 

@@ -96,12 +96,13 @@ def write_report(run, model, data, x_test, y_test, seed=0):
     lines = [f"# kvae run: {run_dir.name}", ""]
     config = run.config()
     if config:
-        lines += [_describe(config, data), ""]
+        lines += [_describe(config, data, model), ""]
     for title, name in ((rf.METRICS, rf.METRICS), (rf.EVALUATION, rf.EVALUATION)):
         metrics = _read_json(run_dir / name)
         if metrics:
             lines += [f"## {title}", "", "| metric | value |", "| --- | --- |"]
-            lines += [f"| {key} | {_format(value)} |" for key, value in sorted(metrics.items())]
+            lines += [f"| {key} | {_format(value)} |" for key, value in sorted(metrics.items())
+                      if not isinstance(value, dict)]  # the parts' configs are described above
             lines.append("")
     for title, name in pictures:
         lines += [f"## {title}", "", f"![{title}]({name})", ""]
@@ -120,51 +121,25 @@ def read_history(path):
     return {k: [float(row[k]) for row in rows] for k in keys}
 
 
-def _describe(config, data):
+def _describe(config, data, model):
+    # The parts describe themselves from their own configs (`kvae.protocol.Part.describe`).
     shape = "×".join(str(d) for d in data.event_shape)
     parts = [
         f"data **{config.get('data')}** ({data.num_train} train / {data.num_test} test, {shape}"
         f"{', binarised' if config.get('binarize') else ''})",
         f"{config.get('architecture', 'mlp')} {'-'.join(str(u) for u in config.get('hidden') or [])} hidden units",
         f"latent {config.get('latent_dim')}",
-        f"{config.get('likelihood')} likelihood",
-        _prior_text(config),
-        _posterior_text(config),
-        _objective_text(config),
+        *(model.parts[role].describe() for role in ("likelihood", "prior", "posterior", "objective")),
         *(["conditional on the class labels"] if config.get("conditional") else []),
         f"{config.get('epochs')} epochs, batch {config.get('batch_size')}",
     ]
     if config.get("kl_warmup"):
         parts.append(f"KL warm-up over {config['kl_warmup']} epochs")
-    if config.get("free_bits"):
-        parts.append(f"free bits {config['free_bits']} nats/dim")
     return "; ".join(parts) + "."
-
-
-def _prior_text(config):
-    prior = config.get("prior", "normal")
-    if prior == "normal":
-        return "N(0, I) prior"
-    default = {"mixture": 10, "vamp": 500}.get(prior)
-    k = config.get("prior_components") or default
-    return {"mixture": f"Gaussian-mixture prior ({k} components)", "vamp": f"VampPrior ({k} pseudo-inputs)"}[prior]
 
 
 def _class_names(data):
     return tuple(data.class_names) if data.class_names else ("0",)
-
-
-def _posterior_text(config):
-    posterior = config.get("posterior", "normal")
-    if posterior == "iaf":
-        return f"IAF posterior ({config.get('iaf_steps') or 2} flow steps)"
-    return {"normal": "diagonal Gaussian posterior", "full": "full-covariance Gaussian posterior"}[posterior]
-
-
-def _objective_text(config):
-    if config.get("objective", "elbo") == "iwae":
-        return f"IWAE objective, k = {config.get('iw_train_samples') or 5} ({config.get('iw_gradient') or 'reparam'} gradient)"
-    return f"ELBO objective, β {config.get('beta')}"
 
 
 def _read_json(path):

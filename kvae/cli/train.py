@@ -295,17 +295,10 @@ def _raise_if_diverged(losses, backup_dir, last_epoch, data):
 
 
 def _parts(model):
-    """The model's parts, as plain names and numbers for metrics.json."""
-    parts = {"prior": type(model.prior_layer).__name__, "posterior": type(model.posterior_layer).__name__,
-             "objective": type(model.objective).__name__}
+    """The model's parts, each its class and configuration (`Part.summary`), for metrics.json."""
+    parts = {"parts": {role: model.parts[role].summary() for role in ("prior", "posterior", "objective", "likelihood")}}
     if model.conditional:
         parts["num_classes"] = model.num_classes
-    if hasattr(model.posterior_layer, "num_steps"):
-        parts["iaf_steps"] = model.posterior_layer.num_steps
-    if hasattr(model.prior_layer, "num_components"):
-        parts["prior_components"] = model.prior_layer.num_components
-    if hasattr(model.objective, "num_samples"):
-        parts.update(iw_train_samples=model.objective.num_samples, iw_gradient=model.objective.gradient)
     return parts
 
 

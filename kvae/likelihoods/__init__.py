@@ -6,13 +6,12 @@ from kvae.likelihoods.bernoulli import Bernoulli
 from kvae.likelihoods.gaussian import Gaussian
 from kvae.likelihoods.gaussian_fixed import GaussianFixed
 
-_BY_NAME = {
+REGISTRY = registry.Registry("likelihood", Likelihood, {
     "bernoulli": Bernoulli,
     "gaussian": Gaussian,
     "gaussian_fixed": GaussianFixed,
-}
-
-NAMES = tuple(_BY_NAME)
+})
+NAMES = REGISTRY.names
 
 
 def get(identifier):
@@ -29,6 +28,6 @@ def get(identifier):
     >>> type(kvae.likelihoods.get("gaussian")).__name__
     'Gaussian'
     """
-    return registry.get(identifier, Likelihood, _BY_NAME, "likelihood")
+    return REGISTRY.get(identifier)
 
-__all__ = ["Likelihood", "Bernoulli", "Gaussian", "GaussianFixed", "get", "NAMES"]
+__all__ = ["Likelihood", "Bernoulli", "Gaussian", "GaussianFixed", "get", "NAMES", "REGISTRY"]

@@ -3,11 +3,13 @@
 import keras
 import tensorflow_probability as tfp
 
+from kvae import protocol
+
 tfd = tfp.distributions
 
 
 @keras.saving.register_keras_serializable(package="kvae")
-class Likelihood(keras.layers.Layer):
+class Likelihood(protocol.Part, keras.layers.Layer):
     """Maps the decoder's output tensor to the distribution p(x|z).
 
     The decoder emits `params_shape(event_shape)` numbers per example; a
@@ -19,6 +21,7 @@ class Likelihood(keras.layers.Layer):
     """
 
     num_params = 1
+    role = "likelihood"
     # `(low, high)`: the values data may take (checked on training data and on served inputs), or None.
     support = None
 

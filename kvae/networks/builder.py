@@ -9,6 +9,8 @@ from kvae.networks.conv import conv_decoder, conv_encoder
 from kvae.networks.mlp import mlp_decoder, mlp_encoder
 
 ARCHITECTURES = ("mlp", "conv")
+# Keras dtype policies the networks are tested under (`dtype=` of `build_vae`).
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def build_vae(

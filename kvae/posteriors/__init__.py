@@ -13,17 +13,14 @@ from kvae.posteriors.diagonal import DiagonalNormal
 from kvae.posteriors.full import FullNormal
 from kvae.posteriors.iaf import IAF
 
-_BY_NAME = {
-    "normal": lambda **kwargs: DiagonalNormal(**{"name": "posterior", **kwargs}),
-    "full": lambda **kwargs: FullNormal(**{"name": "posterior", **kwargs}),
-    "iaf": lambda **kwargs: IAF(**{"name": "posterior", **kwargs}),
-}
-NAMES = tuple(_BY_NAME)
+REGISTRY = registry.Registry("posterior", Posterior, {
+    "normal": DiagonalNormal,
+    "full": FullNormal,
+    "iaf": IAF,
+})
+NAMES = REGISTRY.names
 
+# A posterior from a name (made with `kwargs`), an instance or its config: `Registry.get`.
+get = REGISTRY.get
 
-def get(identifier="normal", **kwargs):
-    """A posterior from a name (`"normal"`, `"full"`, `"iaf"`; made with `kwargs`), an instance or its config."""
-    return registry.get(identifier, Posterior, _BY_NAME, "posterior", **kwargs)
-
-
-__all__ = ["DiagonalNormal", "FullNormal", "IAF", "MIN_SCALE", "NAMES", "Posterior", "get"]
+__all__ = ["DiagonalNormal", "FullNormal", "IAF", "MIN_SCALE", "NAMES", "Posterior", "REGISTRY", "get"]

@@ -3,12 +3,14 @@
 import keras
 import tensorflow as tf
 
+from kvae import protocol
+
 # Floor on posterior scales: keeps log σ finite when softplus underflows.
 MIN_SCALE = 1e-6
 
 
 @keras.saving.register_keras_serializable(package="kvae")
-class Posterior(keras.layers.Layer):
+class Posterior(protocol.Part, keras.layers.Layer):
     """Base class: q(z|x) from the encoder's output.
 
     The encoder emits one tensor `[batch, sum(params_sizes(latent_dim))]`, or
@@ -16,15 +18,17 @@ class Posterior(keras.layers.Layer):
     into a float32 `tfd` distribution over z (`distribution`) and draws
     reparameterised samples *with their exact log-density*
     (`sample_given_noise`), which is all the objectives and the importance
-    sampler use. Subclasses say whether their KL against an analytic prior has
-    a closed form (`analytic_kl`), per latent dimension or in total.
+    sampler use. The KL against the prior goes through
+    `kvae.divergences.kl_terms` (TFP's KL registry, else the single-sample
+    estimate), so a posterior says nothing about priors.
+
+    Subclasses declare the capabilities they `provide` (`kvae.protocol`):
+    `"density"` if `distribution(params).log_prob` is exact and cheap at any z
+    and `stop_gradient` gives a held copy; `"factorized"` if q is a product
+    over the latent dimensions.
     """
 
-    # KL(q ‖ p) against an analytic prior is a sum of one term per latent dimension.
-    factorized = False
-    # log q(z|x) in closed form at any z (not only at q's own samples): what
-    # the VampPrior's components and the DReG estimator's held copy need.
-    density_in_closed_form = True
+    role = "posterior"
 
     def params_sizes(self, latent_dim):
         """Sizes of the parameter blocks the encoder emits, in order."""
@@ -74,13 +78,9 @@ class Posterior(keras.layers.Layer):
         z, _ = self.sample_given_noise(posterior, tf.zeros_like(self._base_loc(posterior)))
         return z
 
-    def analytic_kl(self, posterior, prior_layer, prior):
-        """KL(q ‖ p) in closed form, `[batch, latent_dim]` or `[batch, 1]`, or None if it has none."""
-        return None
-
     def stop_gradient(self, posterior):
-        """q with its parameters held fixed (for the DReG estimator); None if not available."""
-        return None
+        """q with its parameters held fixed (for the DReG estimator); parts that provide `"density"` implement it."""
+        raise NotImplementedError(f"the {type(self).__name__} posterior has no held copy (it lacks \"density\")")
 
     def outputs(self, posterior):
         """The tensors the exported `encode` signature returns, by name."""

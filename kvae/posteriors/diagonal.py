@@ -17,7 +17,7 @@ class DiagonalNormal(Posterior):
     The encoder's output is a pair `(loc, scale_param)`, each
     `[batch, latent_dim]`, or one tensor `[batch, 2 * latent_dim]` holding
     `loc` then `scale_param`. Samples are z = μ + σ·ε; against the standard
-    normal prior the KL has a closed form per latent dimension.
+    normal prior the KL has a closed form per latent dimension (`kvae.divergences`).
 
     Example:
 
@@ -27,7 +27,10 @@ class DiagonalNormal(Posterior):
     (TensorShape([2]), 0.6931)
     """
 
-    factorized = True
+    provides = frozenset({"density", "factorized"})
+
+    def describe(self):
+        return "diagonal Gaussian posterior"
 
     def params_sizes(self, latent_dim):
         return (latent_dim, latent_dim)
@@ -44,11 +47,6 @@ class DiagonalNormal(Posterior):
 
     def location(self, posterior):
         return posterior.distribution.loc
-
-    def analytic_kl(self, posterior, prior_layer, prior):
-        if not prior_layer.analytic_kl:
-            return None
-        return tfd.kl_divergence(posterior.distribution, prior.distribution)  # [batch, latent_dim]
 
     def stop_gradient(self, posterior):
         normal = posterior.distribution

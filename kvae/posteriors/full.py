@@ -7,7 +7,6 @@ import tensorflow_probability as tfp
 from kvae.posteriors.base import MIN_SCALE
 from kvae.posteriors.base import Posterior
 
-tfb = tfp.bijectors
 tfd = tfp.distributions
 
 
@@ -16,8 +15,8 @@ class FullNormal(Posterior):
     """The full-covariance Gaussian q(z|x) = N(μ(x), L(x) L(x)ᵀ), as `tfd.MultivariateNormalTriL`.
 
     The encoder emits `loc` `[batch, latent_dim]` and the L(L+1)/2 entries of
-    the lower-triangular Cholesky factor L (`tfb.FillScaleTriL`: its diagonal
-    is softplus(·) + 1e-6, so Σ is positive definite), as one tensor
+    the lower-triangular Cholesky factor L (as `tfb.FillScaleTriL`: its
+    diagonal is softplus(·) + 1e-6, so Σ is positive definite), as one tensor
     `[batch, latent_dim + latent_dim (latent_dim + 1) / 2]` or a pair. Samples
     are z = μ + L·ε. Against the standard normal prior the KL has a closed
     form in total (not per dimension, so no free bits):
@@ -32,14 +31,18 @@ class FullNormal(Posterior):
     (TensorShape([2]), TensorShape([1, 2, 2]))
     """
 
+    provides = frozenset({"density"})
+
+    def describe(self):
+        return "full-covariance Gaussian posterior"
+
     def params_sizes(self, latent_dim):
         return (latent_dim, latent_dim * (latent_dim + 1) // 2)
 
     def distribution(self, params):
         """q(z|x) as `tfd.MultivariateNormalTriL`."""
         loc, tril_params = self.split(params)
-        scale_tril = tfb.FillScaleTriL(diag_shift=MIN_SCALE)(tril_params)
-        return tfd.MultivariateNormalTriL(loc=loc, scale_tril=scale_tril)
+        return tfd.MultivariateNormalTriL(loc=loc, scale_tril=scale_tril(tril_params))
 
     def sample_given_noise(self, posterior, epsilon):
         z = posterior.loc + tf.linalg.matvec(posterior.scale.to_dense(), epsilon)  # z = μ + L·ε
@@ -47,13 +50,6 @@ class FullNormal(Posterior):
 
     def location(self, posterior):
         return posterior.loc
-
-    def analytic_kl(self, posterior, prior_layer, prior):
-        if not prior_layer.analytic_kl:
-            return None
-        # The analytic priors are diagonal Gaussians; as one multivariate normal:
-        gaussian = tfd.MultivariateNormalDiag(prior.mean(), prior.stddev())
-        return tfd.kl_divergence(posterior, gaussian)[:, tf.newaxis]  # [batch, 1]
 
     def stop_gradient(self, posterior):
         return tfd.MultivariateNormalTriL(
@@ -64,3 +60,17 @@ class FullNormal(Posterior):
         scale_tril = posterior.scale.to_dense()
         stddev = tf.sqrt(tf.reduce_sum(tf.square(scale_tril), axis=-1))  # marginal σ_j = ‖L_j,:‖
         return {"mean": posterior.loc, "stddev": stddev, "scale_tril": scale_tril}
+
+
+def scale_tril(tril_params):
+    """L `[..., d, d]` from its d(d+1)/2 entries, filled as `tfb.FillScaleTriL(diag_shift=1e-6)` does.
+
+    The same numbers, bit for bit, but written with a constant identity mask:
+    the gradient of the bijector's `matrix_set_diag` needs shapes XLA cannot
+    read from a dynamic batch ("Reading input as constant from a dynamic
+    tensor"), so `jit_compile=True`, Keras' default on GPUs, failed to train.
+    """
+    tril = tfp.math.fill_triangular(tril_params)
+    eye = tf.eye(tril.shape[-1], dtype=tril.dtype)
+    diag = tf.reduce_sum(tril * eye, axis=-1)
+    return tril * (1.0 - eye) + eye * (tf.nn.softplus(diag) + MIN_SCALE)[..., tf.newaxis]

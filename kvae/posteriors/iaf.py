@@ -58,8 +58,6 @@ class IAF(Posterior):
     (TensorShape([5, 3]), TensorShape([5]))
     """
 
-    density_in_closed_form = False
-
     def __init__(self, num_steps=2, hidden_units=(128, 128), context_units=32, **kwargs):
         super().__init__(**kwargs)
         self.num_steps = checks.positive_int(num_steps, "num_steps")
@@ -67,6 +65,9 @@ class IAF(Posterior):
         if isinstance(context_units, bool) or not isinstance(context_units, int) or context_units < 0:
             raise ValueError(f"`context_units` must be an int >= 0, received: {context_units!r}")
         self.context_units = context_units
+
+    def describe(self):
+        return f"IAF posterior ({self.num_steps} flow steps)"
 
     def params_sizes(self, latent_dim):
         return (latent_dim, latent_dim) + ((self.context_units,) if self.context_units else ())
