@@ -1,0 +1,68 @@
+"""The parts and combinations the harness runs: enumerated from the registries, never listed by hand."""
+
+import dataclasses
+import itertools
+
+from kvae import likelihoods
+from kvae import objectives
+from kvae import posteriors
+from kvae import priors
+
+# Each kind's registry, by the part's role on `kvae.VAE`.
+REGISTRIES = {
+    "prior": priors.REGISTRY,
+    "posterior": posteriors.REGISTRY,
+    "objective": objectives.REGISTRY,
+    "likelihood": likelihoods.REGISTRY,
+}
+# Small settings of the built-in parts whose defaults are sized for real data (500
+# pseudo-inputs, 128-unit MADEs), and the variants a part's config switches between
+# (the DReG gradient): the harness checks behaviour, not capacity.
+SETTINGS = {
+    ("prior", "mixture"): [{"num_components": 3, "seed": 0}],
+    ("prior", "vamp"): [{"num_components": 3, "seed": 0}],
+    ("posterior", "iaf"): [{"num_steps": 2, "hidden_units": (8,), "context_units": 4}],
+    ("objective", "iwae"): [{"num_samples": 3}, {"num_samples": 3, "gradient": "dreg"}],
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class PartSpec:
+    """One built-in part at harness settings: `make()` gives a new instance."""
+
+    role: str
+    name: str
+    kwargs: tuple = ()
+
+    def make(self):
+        return REGISTRIES[self.role].get(self.name, **dict(self.kwargs))
+
+    @property
+    def id(self):
+        shown = [f"{k}={v}" for k, v in self.kwargs if k in ("gradient",)]
+        return f"{self.role}={self.name}" + (f"({','.join(shown)})" if shown else "")
+
+
+def registered_parts(role=None):
+    """Every built-in part (and config variant) as a `PartSpec`, in registry order.
+
+    Example:
+
+    >>> from kvae import testing
+    >>> [spec.id for spec in testing.registered_parts("objective")]
+    ['objective=elbo', 'objective=iwae', 'objective=iwae(gradient=dreg)']
+    """
+    specs = []
+    for kind, registry in REGISTRIES.items():
+        if role not in (None, kind):
+            continue
+        for name in registry.names:
+            for kwargs in SETTINGS.get((kind, name), [{}]):
+                specs.append(PartSpec(kind, name, tuple(sorted(kwargs.items()))))
+    return specs
+
+
+def combinations():
+    """Every combination of built-in parts, as dicts role → `PartSpec` (valid or not: `kvae.VAE` decides)."""
+    by_role = [registered_parts(role) for role in REGISTRIES]
+    return [{spec.role: spec for spec in specs} for specs in itertools.product(*by_role)]
