@@ -23,6 +23,7 @@ from kvae import objectives  # noqa: E402
 from kvae import optimizers  # noqa: E402
 from kvae import plotting  # noqa: E402
 from kvae import posteriors  # noqa: E402
+from kvae import preprocessing  # noqa: E402
 from kvae import priors  # noqa: E402
 from kvae import protocol  # noqa: E402
 from kvae import registry  # noqa: E402
@@ -31,8 +32,8 @@ from kvae import testing  # noqa: E402
 from kvae import run_folder  # noqa: E402
 from kvae.model import VAE  # noqa: E402
 from kvae.run_folder import RunFolder  # noqa: E402
-from kvae.networks import build_vae  # noqa: E402
+from kvae.build import build_vae  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "build_vae", "callbacks", "checks", "conditions", "data", "distribute", "divergences", "evaluation", "execution", "export", "forward", "layers", "likelihoods", "metrics", "networks", "objectives", "optimizers", "plotting", "posteriors", "priors", "protocol", "registry", "run_folder", "RunFolder", "schedules", "testing", "__version__"]
+__all__ = ["VAE", "build_vae", "callbacks", "checks", "conditions", "data", "distribute", "divergences", "evaluation", "execution", "export", "forward", "layers", "likelihoods", "metrics", "networks", "objectives", "optimizers", "plotting", "posteriors", "preprocessing", "priors", "protocol", "registry", "run_folder", "RunFolder", "schedules", "testing", "__version__"]

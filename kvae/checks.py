@@ -3,6 +3,8 @@
 import math
 import numbers
 
+import numpy as np
+
 
 def positive_int(value, name):
     """Returns `value` as an int if it is an integer > 0 (NumPy integers too); raises otherwise.
@@ -39,3 +41,28 @@ def non_negative_float(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
         raise ValueError(f"`{name}` must be a finite number >= 0, received: {value!r}")
     return float(value)
+
+
+def examples(array, argument):
+    """Returns `array` as a NumPy array; raises unless it is a non-empty, finite, numeric `[n, ...]` one.
+
+    Example:
+
+    >>> from kvae import checks
+    >>> checks.examples([[1.0, float("nan")]], "x")
+    Traceback (most recent call last):
+    ...
+    ValueError: `x` must hold finite values, received NaN or Inf
+    """
+    array = np.asarray(array)
+    if array.dtype.kind not in "uif" or array.dtype == np.bool_:
+        raise ValueError(
+            f"`{argument}` must hold numbers (uint8, int or float), received dtype {array.dtype}"
+        )
+    if array.ndim < 2:
+        raise ValueError(f"`{argument}` must have shape (n, ...) with n examples, received shape {array.shape}")
+    if len(array) == 0:
+        raise ValueError(f"`{argument}` must hold at least one example, received shape {array.shape}")
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        raise ValueError(f"`{argument}` must hold finite values, received NaN or Inf")
+    return array

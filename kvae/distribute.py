@@ -5,6 +5,8 @@ import os
 
 import tensorflow as tf
 
+from kvae import keras_internals
+
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
@@ -69,7 +71,7 @@ def in_multi_worker_mode(strategy=None):
     # The predicate Keras' TF trainer uses (`_collective_all_reduce_multi_worker`).
     return isinstance(
         strategy, tf.distribute.MultiWorkerMirroredStrategy
-    ) and strategy.extended._in_multi_worker_mode()
+    ) and keras_internals.in_multi_worker_mode(strategy)
 
 
 def worker_index(strategy=None):

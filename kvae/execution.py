@@ -4,11 +4,8 @@
 does: `steps_per_execution="auto"`, epochs that end where `steps_per_epoch`
 says whatever the count (`make_train_function`, over Keras' public
 `train_step`), and NumPy arrays on `make_dataset`'s pipeline
-(`kvae.data.arrays`). It uses two private Keras names, both checked
-against Keras 3.15: the trainer's `_distribute_strategy` (a model built under a
-strategy: public `distribute_strategy` falls back to the default strategy, so
-it cannot tell) and `evaluate`'s `_use_cached_eval_dataset` keyword (fit's own
-validation call, whose data Keras has already turned into a dataset).
+(`kvae.data.arrays`). The private Keras names it needs are reached through
+`kvae.keras_internals`, with their reasons.
 """
 
 import inspect
@@ -18,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from kvae import distribute
+from kvae import keras_internals
 from kvae.data import arrays
 
 # Steps per call under "auto". Each call of a Keras step function costs a few
@@ -62,7 +60,7 @@ def auto_steps_per_execution(model, *epoch_steps, callbacks=None, limit=AUTO_STE
     >>> kvae.execution.auto_steps_per_execution(vae, train_steps=422)  # 14 calls of 30, then 2 single steps
     30
     """
-    if model.run_eagerly or getattr(model, "_distribute_strategy", None) is not None or tf.distribute.has_strategy():
+    if model.run_eagerly or keras_internals.strategy_built_under(model) is not None or tf.distribute.has_strategy():
         return 1
     if any(needs_every_batch(callback) for callback in _flatten(callbacks)):
         return 1
@@ -189,12 +187,8 @@ class KerasExecution:
         # Keras' peek at the first distributed batch, without its whole-batch
         # reduce that MultiWorkerMirroredStrategy cannot do for an (x, y) pair
         # (see kvae.distribute.first_replica_batch).
-        if iterator is not None and getattr(self, "_distribute_strategy", None) is not None:
-            with self._distribute_strategy.scope():
-                for _, _, batches in iterator:
-                    data_batch = distribute.first_replica_batch(next(batches))
-                    break
-            iterator = None
+        iterator, data_batch = keras_internals.symbolic_build_from_first_replica(
+            self, iterator, data_batch, distribute.first_replica_batch)
         return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def fit(self, x=None, y=None, *args, **kwargs):
@@ -213,7 +207,7 @@ class KerasExecution:
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """Keras' `evaluate`; NumPy arrays take `make_dataset`'s fast pipeline."""
         self._check_array(x, y)
-        if kwargs.get("_use_cached_eval_dataset"):  # fit's own validation: already a dataset
+        if kwargs.get(keras_internals.CACHED_EVAL_DATASET):  # fit's own validation: already a dataset
             return super().evaluate(x, y, *args, **kwargs)
         bound = _bind(keras.Model.evaluate, self, x, y, *args, **kwargs)
         self._resolve_steps_per_execution(bound.get("steps"))
@@ -246,7 +240,7 @@ class KerasExecution:
         super().make_train_function(force)
         epoch_steps, count = getattr(self, "_epoch_steps", None), self.steps_per_execution
         if epoch_steps and count > 1 and epoch_steps % count and not self.run_eagerly \
-                and not tf.distribute.has_strategy() and getattr(self, "_distribute_strategy", None) is None:
+                and not tf.distribute.has_strategy() and keras_internals.strategy_built_under(self) is None:
             one_step = tf.function(lambda iterator: self.train_step(next(iterator)), reduce_retracing=True,
                                    jit_compile=self.jit_compile)
             self.train_function = _EpochCalls(self.train_function, one_step, epoch_steps, count)

@@ -20,7 +20,8 @@ class ForwardPass:
     policy.
 
     Args:
-        x: tensor `[batch, *event_shape]`. The examples.
+        x: tensor `[batch, *event_shape]`. The examples as the networks see
+            them (after the model's preprocessing).
         condition: tensor `[batch, ...]` or None. A conditional VAE's
             condition, already converted (`kvae.VAE.condition`).
         posterior: q(z|x), a `tfd` distribution with event shape `[L]`.
@@ -31,10 +32,14 @@ class ForwardPass:
             the decoder's float32 output for the likelihood.
         noise: callable `(num_samples or None) -> ε`: standard normal noise
             `[batch, L]` or `[num_samples, batch, L]`.
+        log_det: tensor `[batch]` or None. log |det ∂u/∂x| of the model's
+            preprocessing (`kvae.preprocessing`), added to every log p(x|z) so
+            that all densities are of the data as given (None: 0).
     """
 
-    def __init__(self, x, condition, posterior, prior, posterior_layer, likelihood, decode, noise):
+    def __init__(self, x, condition, posterior, prior, posterior_layer, likelihood, decode, noise, log_det=None):
         self.x = x
+        self.log_det = log_det
         self.condition = condition
         self.posterior = posterior
         self.prior = prior
@@ -63,12 +68,15 @@ class ForwardPass:
     def log_likelihood(self, z):
         """log p(x|z) for z `[batch, L]` → `[batch]`, or z `[k, batch, L]` → `[k, batch]`."""
         if len(z.shape) == 2:
-            return self.likelihood.log_prob(self._decode(z, self.condition), self.x)
-        num_samples, batch = tf.shape(z)[0], tf.shape(z)[1]
-        flat_z = tf.reshape(z, [-1, z.shape[-1]])
-        flat_c = None if self.condition is None else _repeat(self.condition, num_samples)
-        log_px_z = self.likelihood.log_prob(self._decode(flat_z, flat_c), _repeat(self.x, num_samples))
-        return tf.reshape(log_px_z, [num_samples, batch])
+            log_px_z = self.likelihood.log_prob(self._decode(z, self.condition), self.x)
+        else:
+            num_samples, batch = tf.shape(z)[0], tf.shape(z)[1]
+            flat_z = tf.reshape(z, [-1, z.shape[-1]])
+            flat_c = None if self.condition is None else _repeat(self.condition, num_samples)
+            log_px_z = self.likelihood.log_prob(self._decode(flat_z, flat_c), _repeat(self.x, num_samples))
+            log_px_z = tf.reshape(log_px_z, [num_samples, batch])
+        # The change of variables of the preprocessing: densities of the data, not of u.
+        return log_px_z if self.log_det is None else log_px_z + self.log_det
 
     def kl(self, z, log_q):
         """KL(q ‖ p) at the sample z: `kvae.divergences.kl_terms`, `[batch, L]` or `[batch, 1]`."""

@@ -9,14 +9,16 @@ import tensorflow as tf
 from kvae import checks
 from kvae import conditions
 from kvae import distribute
+from kvae import evaluation
 from kvae import execution
+from kvae import export as export_lib
 from kvae import forward as forward_lib
 from kvae import likelihoods as likelihoods_lib
 from kvae import objectives as objectives_lib
 from kvae import posteriors as posteriors_lib
+from kvae import preprocessing as preprocessing_lib
 from kvae import priors as priors_lib
 from kvae import protocol
-from kvae.data.splits import check_examples
 from kvae.metrics import ActiveUnits
 from kvae.networks import contract
 
@@ -28,6 +30,7 @@ REGISTRIES = {
     "posterior": posteriors_lib.REGISTRY,
     "objective": objectives_lib.REGISTRY,
     "likelihood": likelihoods_lib.REGISTRY,
+    "preprocessing": preprocessing_lib.REGISTRY,
 }
 
 
@@ -93,6 +96,12 @@ class VAE(execution.KerasExecution, keras.Model):
             `sample`, `generate`, `log_likelihood`, ... take `labels=`.
         condition_shape: tuple of int or None. The same for a real-valued
             condition `[batch, *condition_shape]` (not with `num_classes`).
+        preprocessing: str, `kvae.preprocessing.Preprocessing` or None. A
+            fixed bijector u = f(x) from the data to the networks' inputs
+            (e.g. `kvae.preprocessing.Standardize(mean, stddev)` for table
+            columns), saved with the model. Every method takes and returns
+            data x; every log-density is of x, log p(u) + log|det ∂f/∂x|.
+            None: the identity.
         **kwargs: standard `keras.Model` arguments (`name`, `dtype`, ...).
 
     The parts are Keras layers the model owns (`prior_layer`,
@@ -135,6 +144,7 @@ class VAE(execution.KerasExecution, keras.Model):
         objective="elbo",
         num_classes=None,
         condition_shape=None,
+        preprocessing=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -148,6 +158,7 @@ class VAE(execution.KerasExecution, keras.Model):
         self.prior_layer = priors_lib.get(prior, dtype=self.dtype_policy.name)
         self.posterior_layer = posteriors_lib.get(posterior, dtype=self.dtype_policy.name)
         self.objective = objectives_lib.get(objective, beta=beta, free_bits=free_bits)
+        self.preprocessing = preprocessing_lib.get(preprocessing)
         self.check_parts()
 
         # === State ===
@@ -176,12 +187,12 @@ class VAE(execution.KerasExecution, keras.Model):
             "posterior": self.posterior_layer,
             "objective": self.objective,
             "likelihood": self.likelihood,
+            "preprocessing": self.preprocessing,
             "model": frozenset() if self.conditional else frozenset({"unconditional"}),
         }
 
     def check_parts(self, requirements=None):
         """Raises `ValueError` if a part's requirements (or the given ones) are not met by the others.
-
         Combinations with no sound meaning get a clear error at construction,
         never at trace time; the check reads what the parts declare
         (`kvae.protocol`), not their classes.
@@ -268,11 +279,10 @@ class VAE(execution.KerasExecution, keras.Model):
 
     def encode(self, x, training=False, labels=None):
         """Returns the posterior q(z|x), a float32 `tfd` distribution over z (`posterior_layer.distribution`).
-
         A conditional VAE takes the `labels` (q(z|x, y)).
         """
-        x = self._built_for(x)
-        return self._encode(x, self.condition(labels), training)
+        u, _ = self.preprocessing.forward(self._built_for(x))
+        return self._encode(u, self.condition(labels), training)
 
     def _built_for(self, x):
         # float32 inputs, the model built for them: Keras' TF trainer defers building
@@ -297,7 +307,6 @@ class VAE(execution.KerasExecution, keras.Model):
 
     def forward(self, x, condition=None, training=False, noise=None):
         """One pass over the batch `x`: a `kvae.forward.ForwardPass` holding q(z|x) and p(z).
-
         Args:
             x: tensor `[batch, *event_shape]`.
             condition: tensor or None. A conditional VAE's condition,
@@ -321,7 +330,8 @@ class VAE(execution.KerasExecution, keras.Model):
         x = self._built_for(x)
         if (condition is None) == self.conditional:
             self.condition(condition)  # raises the message for a missing (or unexpected) condition
-        posterior = self._encode(x, condition, training)
+        u, log_det = self.preprocessing.forward(x)
+        posterior = self._encode(u, condition, training)
 
         def decode(z, c):
             return self._decoder_params(z, c, training)
@@ -335,19 +345,28 @@ class VAE(execution.KerasExecution, keras.Model):
             return tf.transpose(epsilon, [1, 0, 2])
 
         return forward_lib.ForwardPass(
-            x, condition, posterior, self.prior, self.posterior_layer, self.likelihood, decode, noise or draw
+            u, condition, posterior, self.prior, self.posterior_layer, self.likelihood, decode, noise or draw,
+            log_det=log_det,
         )
 
     def embed(self, x, training=False, labels=None):
         """The posterior's location for each x `[batch, latent_dim]`: its mean for the Gaussian posteriors.
-
         A deterministic embedding (the flow posterior's z at zero noise).
         """
         return self.posterior_layer.location(self.encode(x, training, labels))
 
     def decode(self, z, training=False, labels=None):
-        """Returns the likelihood p(x|z) (p(x|z, y) given `labels`), with one whole example per event."""
-        return self.likelihood.distribution(self.decoder_params(z, training=training, labels=labels))
+        """Returns the likelihood p(x|z) (p(x|z, y) given `labels`), with one whole example per event.
+        A distribution of the data: the likelihood's, pushed back through the
+        model's preprocessing (`kvae.preprocessing`) if it has one.
+        """
+        distribution = self.likelihood.distribution(self.decoder_params(z, training=training, labels=labels))
+        return self.preprocessing.data_distribution(distribution)
+
+    def _data_mean(self, z, training=False, labels=None):
+        # The mean of p(x|z) in data units (an affine preprocessing maps means to means).
+        mean = self.likelihood.distribution(self.decoder_params(z, training=training, labels=labels)).mean()
+        return self.preprocessing.inverse(mean)
 
     def decoder_params(self, z, training=False, labels=None):
         """The decoder's output for z (and the `labels` of a conditional VAE), as float32 likelihood parameters."""
@@ -368,11 +387,10 @@ class VAE(execution.KerasExecution, keras.Model):
     def reconstruct(self, x, training=False, labels=None):
         """Mean of p(x|z) at the posterior's location z (`embed`): a deterministic reconstruction."""
         labels = self.condition(labels)
-        return self.decode(self.embed(x, training, labels), training, labels).mean()
+        return self._data_mean(self.embed(x, training, labels), training, labels)
 
     def sample(self, num_samples, seed=None, mean=True, labels=None):
         """Draws `num_samples` examples from the model.
-
         Args:
             num_samples: int. How many examples.
             seed: int or None. Same int, same samples; None draws from the
@@ -387,12 +405,12 @@ class VAE(execution.KerasExecution, keras.Model):
         z = self.prior.sample(int(num_samples), seed=z_seed)
         if labels is not None and np.ndim(labels) == (0 if self.num_classes else len(self.condition_shape or ())):
             labels = np.repeat(np.asarray(labels)[np.newaxis], int(num_samples), axis=0)  # one label for all
-        likelihood = self.decode(z, labels=labels)
-        return likelihood.mean() if mean else likelihood.sample(seed=x_seed)
+        if mean:
+            return self._data_mean(z, labels=labels)
+        return self.decode(z, labels=labels).sample(seed=x_seed)
 
     def generate(self, seeds, labels=None):
         """One example per seed: the mean of p(x|z) at z drawn from the prior with that seed.
-
         Deterministic (stateless random numbers): the same seed gives the same
         example, in this process, in another, or behind TF Serving.
 
@@ -405,19 +423,16 @@ class VAE(execution.KerasExecution, keras.Model):
             `(examples, z)`: `[batch, *event_shape]` and `[batch, latent_dim]`.
         """
         z = self.prior_layer.sample_for_seeds(seeds)
-        return self.decode(z, labels=labels).mean(), z
+        return self._data_mean(z, labels=labels), z
 
     def score(self, x, num_samples=100, seed=0, labels=None):
         """Per-example anomaly scores in nats: `kvae.evaluation.score(self, x, num_samples, seed, labels)`."""
-        from kvae import evaluation
-
         return evaluation.score(self, self._as_inputs(x), num_samples, seed, labels=labels)
 
     # --- Export -----------------------------------------------------------------
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
         """Keras' `Model.export` for a VAE: kvae's SavedModel, or one endpoint as ONNX / LiteRT.
-
         `format="tf_saved_model"` (default) writes the six-signature SavedModel
         that `kvae.export.export_saved_model` publishes; `"onnx"` and
         `"litert"` write one deterministic endpoint (`endpoint="encode"`,
@@ -432,7 +447,6 @@ class VAE(execution.KerasExecution, keras.Model):
         >>> sorted(os.listdir(path))
         ['assets', 'assets.extra', 'fingerprint.pb', 'saved_model.pb', 'variables']
         """
-        from kvae import export as export_lib
 
         return export_lib.export_model(self, filepath, format, verbose, input_signature, **kwargs)
 
@@ -442,9 +456,10 @@ class VAE(execution.KerasExecution, keras.Model):
         # NumPy input is checked on the host, once, before any step runs; a
         # tf.data pipeline is the caller's (kvae.data.make_dataset checks its own).
         if isinstance(x, np.ndarray):
-            check_examples(x, "x")
+            checks.examples(x, "x")
             self.check_event_shape(x.shape)
-            self.likelihood.check_data(x, "x")
+            u, _ = self.preprocessing.forward(x)
+            self.likelihood.check_data(np.asarray(u), "x")
             if self.conditional:
                 if y is None:
                     raise ValueError(
@@ -464,7 +479,6 @@ class VAE(execution.KerasExecution, keras.Model):
 
     def elbo_terms(self, x, training=False, labels=None):
         """Per-example reconstruction NLL and KL, each `[batch]`, in nats.
-
         Both are single-sample estimates of the ELBO's terms: the NLL at one
         reparameterised z ~ q(z|x), the KL in closed form. The noise ε is drawn
         for the global batch and each replica takes its own rows, so an example
@@ -513,11 +527,9 @@ class VAE(execution.KerasExecution, keras.Model):
 
     def log_likelihood(self, x, num_samples=1000, batch_size=None, seed=0, verbose=0, labels=None):
         """Importance-weighted estimate of log p(x) per example, in nats (`kvae.evaluation.log_likelihood`).
-
         For a conditional VAE, log p(x|y) given the `labels`. Seeded and
         stateless: it never draws from the training noise generator.
         """
-        from kvae import evaluation
 
         return evaluation.log_likelihood(
             self, x, num_samples, batch_size=batch_size, seed=seed, verbose=verbose, labels=labels
@@ -535,7 +547,6 @@ class VAE(execution.KerasExecution, keras.Model):
 
     def check_event_shape(self, shape):
         """Raises unless `shape` (of a batch of examples) is `(batch,) + event_shape`.
-
         Unknown sizes (None) pass: exported signatures check them at run time.
         """
         shape = tf.TensorShape(shape)
@@ -581,6 +592,7 @@ class VAE(execution.KerasExecution, keras.Model):
                 "objective": keras.saving.serialize_keras_object(self.objective),
                 "num_classes": self.num_classes,
                 "condition_shape": self.condition_shape,
+                "preprocessing": keras.saving.serialize_keras_object(self.preprocessing),
             }
         )
         return config
@@ -589,7 +601,7 @@ class VAE(execution.KerasExecution, keras.Model):
     def from_config(cls, config):
         # Deserialising mutates nested dicts; leave the caller's config intact.
         config = copy.deepcopy(config)
-        for key in ("encoder", "decoder", "likelihood", "prior", "posterior", "objective"):
+        for key in ("encoder", "decoder", "likelihood", "prior", "posterior", "objective", "preprocessing"):
             if key in config:  # configs of earlier kvae versions have no prior/posterior/objective
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)

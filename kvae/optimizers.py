@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from kvae import keras_internals
+
 
 @keras.saving.register_keras_serializable(package="kvae")
 class Adam(keras.optimizers.Adam):
@@ -45,14 +47,14 @@ class Adam(keras.optimizers.Adam):
         if self.amsgrad or isinstance(gradient, tf.IndexedSlices) or tf.distribute.has_strategy():
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
-        index = self._get_variable_index(variable)
+        m, v = keras_internals.adam_slots(self, variable)
         local_step = tf.cast(self.iterations + 1, dtype)
         beta_1 = tf.cast(self.beta_1, dtype)
         beta_2 = tf.cast(self.beta_2, dtype)
         tf.raw_ops.ResourceApplyAdam(
-            var=_handle(variable),
-            m=_handle(self._momentums[index]),
-            v=_handle(self._velocities[index]),
+            var=keras_internals.resource_handle(variable),
+            m=keras_internals.resource_handle(m),
+            v=keras_internals.resource_handle(v),
             beta1_power=tf.pow(beta_1, local_step),
             beta2_power=tf.pow(beta_2, local_step),
             lr=tf.cast(learning_rate, dtype),
@@ -63,6 +65,3 @@ class Adam(keras.optimizers.Adam):
             use_locking=False,
         )
 
-
-def _handle(variable):
-    return (variable.value if isinstance(variable, keras.Variable) else variable).handle

@@ -18,7 +18,9 @@ class Registry:
         role: str. The part's argument name on `kvae.VAE` (`"prior"`, ...).
         base: the class every part of this kind derives from.
         parts: dict from name to the part's class. `get(name, **kwargs)`
-            makes `cls(name=role, **kwargs)`; the first name is the default.
+            makes `cls(name=role, **kwargs)`.
+        default: str or None. The name `get(None)` makes (None: `get(None)`
+            is an error, as for a likelihood, which has no default).
 
     Example:
 
@@ -29,8 +31,9 @@ class Registry:
     'FullNormal'
     """
 
-    def __init__(self, role, base, parts):
+    def __init__(self, role, base, parts, default=None):
         self.role = role
+        self.default = default
         self.base = base
         self.parts = dict(parts)
 
@@ -56,11 +59,11 @@ class Registry:
         Args:
             identifier: str (a built-in name, made with `kwargs`), dict (a
                 serialized part), an instance of `base` (returned as is) or
-                None (the first, default name).
+                None (the default name, if there is one).
             **kwargs: constructor arguments of a named part.
         """
-        if identifier is None:
-            identifier = self.names[0]
+        if identifier is None and self.default is not None:
+            identifier = self.default
         if isinstance(identifier, dict):
             identifier = keras.saving.deserialize_keras_object(identifier)
         if isinstance(identifier, self.base):

@@ -25,6 +25,8 @@ import shutil
 from pathlib import Path
 
 from kvae import atomic
+from kvae.data.transforms import load_transform, save_transform
+from kvae.preprocessing import attach
 
 MODEL = "model.keras"
 CONFIG = "config.json"
@@ -128,15 +130,31 @@ class RunFolder:
                              f"(truncated or corrupt: {reason})") from None
 
     def load(self):
-        """`(model, config)` of a finished run."""
+        """`(model, config)` of a finished run.
+
+        A run of kvae 0.1 trained on a table kept its standardisation beside
+        the model (`transform.json`); its model is returned with it attached
+        (`kvae.preprocessing.attach`), so it takes and scores raw rows as a
+        new run's model does.
+        """
         model = self.load_model()
+        transform = self.transform()
+        preprocessing = None if transform is None else transform.preprocessing()
+        if preprocessing is not None and model.preprocessing.is_identity:
+            model = attach(model, preprocessing)
         return model, self.config()
 
     def transform(self):
         """The input transform the run was trained through (`kvae.data.load_transform`), or None."""
-        from kvae.data import load_transform
-
         return load_transform(self.path)
+
+    def served_transform(self):
+        """The transform served signatures apply before the model (image decoding), or None.
+
+        A standardisation is not one: `load` gives the model it as preprocessing.
+        """
+        transform = self.transform()
+        return transform if transform is not None and transform.preprocessing() is None else None
 
     # === Ownership ===
 
@@ -208,8 +226,6 @@ class RunFolder:
             model.save(tmp)
 
     def save_transform(self, transform):
-        from kvae.data import save_transform
-
         save_transform(self.path, transform)
 
     # === Overwriting ===

@@ -10,6 +10,8 @@ run, whose optimizer restores its counter, continues the schedule exactly.
 import keras
 from keras import ops
 
+from kvae import checks
+
 
 @keras.saving.register_keras_serializable(package="kvae")
 class Schedule:
@@ -53,8 +55,6 @@ class Warmup(Schedule):
     """
 
     def __init__(self, duration, start=0.0, end=1.0):
-        from kvae import checks
-
         self.duration = checks.positive_int(duration, "duration")
         self.start = checks.non_negative_float(start, "start")
         self.end = checks.non_negative_float(end, "end")
@@ -92,8 +92,6 @@ class Cyclical(Schedule):
     """
 
     def __init__(self, period, ratio=0.5, low=0.0, high=1.0):
-        from kvae import checks
-
         self.period = checks.positive_int(period, "period")
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
             raise ValueError(f"`ratio` must be a number in (0, 1], received: {ratio!r}")

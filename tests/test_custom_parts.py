@@ -96,13 +96,13 @@ IDS = [type(part).__name__ for part in CUSTOM]
 
 @pytest.mark.parametrize("part", CUSTOM, ids=IDS)
 def test_a_part_from_outside_kvae_trains_and_round_trips(part):
-    kvae.testing.run_part_test(part, checks=("serialization", "jit"))
+    kvae.testing.run_part_test(part, checks=("serialization", "fit"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("part", CUSTOM, ids=IDS)
 def test_a_part_from_outside_kvae_passes_the_whole_harness(part, tmp_path):
-    kvae.testing.run_part_test(part, checks=("fit", "saving", "export", "replicas", "mixed_precision"),
+    kvae.testing.run_part_test(part, checks=("jit", "saving", "export", "replicas", "mixed_precision"),
                                folder=str(tmp_path))
 
 

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -195,9 +196,13 @@ def test_a_table_is_standardised_by_its_training_rows(table, tmp_path, suffix):
     assert len(train) == source.num_train and source.num_train + source.num_test == 600
     np.testing.assert_allclose(source.transform.mean, train.mean(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(source.transform.stddev, train.std(0), rtol=1e-4)
+    # The pipeline gives the rows as they are; the model's preprocessing standardises them.
     streamed = _all(source.train_dataset(64).take(kvae.data.steps_per_epoch(source.num_train, 64)))
-    np.testing.assert_allclose(streamed.mean(0), 0, atol=1e-4)
-    np.testing.assert_allclose(streamed.std(0), 1, atol=1e-4)
+    np.testing.assert_allclose(streamed.mean(0), train.mean(0), rtol=1e-4, atol=1e-4)
+    standard, log_det = source.preprocessing().forward(streamed)
+    np.testing.assert_allclose(np.mean(standard, 0), 0, atol=1e-4)
+    np.testing.assert_allclose(np.std(standard, 0), 1, atol=1e-4)
+    np.testing.assert_allclose(log_det, -np.log(source.transform.stddev).sum(), rtol=1e-6)
 
 
 def test_transforms_round_trip_their_config(tmp_path):
@@ -247,29 +252,62 @@ def test_an_image_folder_run_is_served_on_png_bytes(folder, tmp_path):
 
 
 @pytest.mark.e2e
-def test_a_table_run_serves_and_scores_raw_rows(table, tmp_path):
+def test_python_kvae_evaluate_and_the_served_score_agree_on_a_table_models_raw_rows(table, tmp_path):
     out = tmp_path / "run"
     args = ["train", "--data", str(table), "--columns", "a", "b", "c", "d", "--out", str(out), *TRAIN]
     assert main(args) == 0
-    config = json.loads((out / "config.json").read_text())
-    assert config["likelihood"] == "gaussian"  # a table's default
-    transform = kvae.data.load_transform(out)
-    assert isinstance(transform, kvae.data.Standardization)
-    model = kvae.RunFolder(out).load_model()
-    assert main(["export", str(out), "--to", str(tmp_path / "served")]) == 0
-    rows = np.loadtxt(table, delimiter=",", skiprows=1, dtype=np.float32)[:6, :4]
-    served = _serve(tmp_path / "served" / "1", {"score/x": rows, "reconstruct/x": rows,
-                                                "generate/seed": np.arange(3, dtype=np.int64)}, tmp_path, True)
-    standard = transform.forward(rows)
-    expected = model.score(standard, num_samples=100)
-    shift = transform.log_det_jacobian  # = -Σ log σ: densities of the raw rows
-    np.testing.assert_allclose(served["score/log_likelihood"], expected["log_likelihood"] + shift, rtol=1e-4)
-    np.testing.assert_allclose(served["reconstruct/reconstruction"],
-                               transform.inverse(model.reconstruct(standard)), rtol=1e-5, atol=1e-3)
-    assert np.abs(served["generate/sample"][:, 3]).max() > 100  # raw units of column d (scale 1e4)
+    assert json.loads((out / "config.json").read_text())["likelihood"] == "gaussian"  # a table's default
+    assert kvae.data.load_transform(out) is None  # the standardisation is the model's own
+    model = keras.saving.load_model(out / "model.keras")  # what a Python user does
+    assert isinstance(model.preprocessing, kvae.preprocessing.Standardize)
+    rows = np.loadtxt(table, delimiter=",", skiprows=1, dtype=np.float32)
+    source = kvae.data.TableSource(table, columns=["a", "b", "c", "d"])
+    test_rows = _all(source.test_dataset(64))
+    # `kvae evaluate` and Python's evaluate on the raw test rows: the same nats.
     assert main(["evaluate", str(out), "--iw-samples", "10"]) == 0
-    evaluation = json.loads((out / "evaluation.json").read_text())
-    assert evaluation["standardised_log_det_jacobian"] == pytest.approx(shift)
+    cli = json.loads((out / "evaluation.json").read_text())
+    python = kvae.evaluation.evaluate(model, test_rows, iw_samples=10)
+    for key in ("test_neg_elbo", "test_nll", "test_kl"):
+        assert cli[key] == pytest.approx(python[key], rel=1e-6), key
+    # Nats of the raw rows: log p(u) − Σ log σ, nowhere near the 1e11 of a model fed raw rows it never saw.
+    assert abs(python["test_nll"]) < 100
+    # The served score (TF Serving's session loader, without kvae) is the model's on the same raw rows.
+    assert main(["export", str(out), "--to", str(tmp_path / "served")]) == 0
+    served = _serve(tmp_path / "served" / "1", {"score/x": rows[:6, :4], "reconstruct/x": rows[:6, :4],
+                                                "generate/seed": np.arange(3, dtype=np.int64)}, tmp_path, True)
+    expected = model.score(rows[:6, :4], num_samples=100)
+    np.testing.assert_allclose(served["score/log_likelihood"], expected["log_likelihood"], rtol=1e-5)
+    np.testing.assert_allclose(-np.mean(expected["log_likelihood"]), python["test_nll"], atol=5.0)  # MC error
+    np.testing.assert_allclose(served["reconstruct/reconstruction"], model.reconstruct(rows[:6, :4]), rtol=1e-5,
+                               atol=1e-3)
+    assert np.abs(served["generate/sample"][:, 3]).max() > 100  # raw units of column d (scale 1e4)
+
+
+@pytest.mark.e2e
+def test_a_run_of_kvae_0_1_with_a_transform_file_still_loads_and_scores_raw_rows(table, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(table), "--columns", "a", "b", "c", "d", "--out", str(out), *TRAIN]) == 0
+    assert main(["evaluate", str(out), "--iw-samples", "10"]) == 0
+    new = json.loads((out / "evaluation.json").read_text())
+    # kvae 0.1 saved the model of standardised rows and the standardisation beside it.
+    model = keras.saving.load_model(out / "model.keras")
+    old = kvae.VAE.from_config({**model.get_config(), "preprocessing": None})
+    old.set_weights(model.get_weights())
+    old.seed_generator.state.assign(model.seed_generator.state)
+    old.save(out / "model.keras")
+    s = model.preprocessing
+    kvae.data.save_transform(out, kvae.data.Standardization(s.mean, s.stddev))
+    loaded, _ = kvae.RunFolder(out).load()
+    assert loaded.preprocessing.get_config()["mean"] == s.mean
+    assert main(["evaluate", str(out), "--iw-samples", "10"]) == 0
+    legacy = json.loads((out / "evaluation.json").read_text())
+    for key in ("test_neg_elbo", "test_nll", "test_kl"):
+        assert legacy[key] == pytest.approx(new[key], rel=1e-6), key
+    assert main(["export", str(out), "--to", str(tmp_path / "served")]) == 0
+    rows = np.loadtxt(table, delimiter=",", skiprows=1, dtype=np.float32)[:4, :4]
+    served = _serve(tmp_path / "served" / "1", {"score/x": rows}, tmp_path, True)
+    np.testing.assert_allclose(served["score/log_likelihood"], model.score(rows, num_samples=100)["log_likelihood"],
+                               rtol=1e-5)
 
 
 @pytest.mark.e2e

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import keras
 
+from kvae import keras_internals
+
 WEIGHTS = "weights.weights.h5"  # Keras' save_weights insists on the suffix
 POSITION = "position.json"
 _STATE = re.compile(r"state-(\d{8})")
@@ -135,9 +137,7 @@ class FiniteBackupAndRestore(keras.callbacks.BackupAndRestore):
                 self.model.load_weights(path / WEIGHTS)
             except (OSError, ValueError):
                 continue  # unreadable (e.g. a disk fault); the one before is complete
-            # Keras 3.15's own BackupAndRestore hands fit the epoch this way (fit reads `_initial_epoch`);
-            # there is no public route.
-            self.model._initial_epoch = at[0]
+            keras_internals.set_initial_epoch(self.model, at[0])
             return at
         if found:
             raise ValueError(

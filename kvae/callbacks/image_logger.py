@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from kvae import plotting
 from kvae.callbacks.pictures import PictureCallback
 
 
@@ -65,8 +66,6 @@ class ImageLogger(PictureCallback):
         self.value_range = tuple(value_range)
 
     def pictures(self, epoch):
-        from kvae import plotting
-
         sample_labels = None
         if self.model.conditional:  # one row per class
             sample_labels = plotting.class_rows(self.model.num_classes, self.columns)[: self.num_samples]

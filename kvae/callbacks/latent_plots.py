@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from kvae import plotting
 from kvae.callbacks.pictures import PictureCallback
 
 
@@ -55,8 +56,6 @@ class LatentTraversal(PictureCallback):
         self.value_range = tuple(value_range)
 
     def pictures(self, epoch):
-        from kvae import plotting
-
         if self.model.latent_dim == 2:
             examples = plotting.manifold(self.model, self.grid_size)
             return {"manifold": plotting.tile(examples, self.grid_size, value_range=self.value_range)}
@@ -110,8 +109,6 @@ class LatentScatter(PictureCallback):
         self.class_names = class_names
 
     def pictures(self, epoch):
-        from kvae import plotting
-
         loc = np.asarray(self.model.embed(self.x))
         fig = plotting.latent_scatter(
             loc, self.labels, title=f"posterior means μ(x) after epoch {epoch}", class_names=self.class_names

@@ -5,6 +5,9 @@ from pathlib import Path
 
 import keras
 
+from kvae import distribute
+from kvae import plotting
+
 
 class PictureCallback(keras.callbacks.Callback):
     """Base of the callbacks that draw pictures every `every` epochs.
@@ -36,8 +39,6 @@ class PictureCallback(keras.callbacks.Callback):
 
     def write(self, epoch):
         """Draws and writes the pictures for `epoch` now; returns `{name: path or None}`."""
-        from kvae import plotting
-
         paths = {}
         for name, image in self.pictures(epoch).items():
             paths[name] = None
@@ -64,6 +65,4 @@ class PictureCallback(keras.callbacks.Callback):
             self._writer = None
 
     def _is_chief(self):
-        from kvae import distribute
-
         return distribute.worker_index(self.model.distribute_strategy) == 0

@@ -11,22 +11,23 @@ After adding a part to a registry, run:
 
 from pathlib import Path
 
-import kvae
+from kvae import data, distribute, likelihoods, networks, objectives, posteriors, priors
+from kvae.data import tfrecords
 
 TARGET = Path(__file__).resolve().parents[2] / "kvae_cli" / "choices.py"
 
 # name in kvae_cli.choices: (where it comes from, the names).
 SOURCES = {
-    "DATA": ("kvae.data.NAMES: the data sets `--data` knows by name (or a .npy/.npz path)", kvae.data.NAMES),
-    "FEATURE_DTYPES": ("kvae.data.tfrecords.FEATURE_DTYPES", kvae.data.tfrecords.FEATURE_DTYPES),
-    "ARCHITECTURES": ("kvae.networks.ARCHITECTURES", kvae.networks.ARCHITECTURES),
-    "LIKELIHOODS": ("kvae.likelihoods.REGISTRY", kvae.likelihoods.REGISTRY.names),
-    "PRIORS": ("kvae.priors.REGISTRY", kvae.priors.REGISTRY.names),
-    "POSTERIORS": ("kvae.posteriors.REGISTRY", kvae.posteriors.REGISTRY.names),
-    "OBJECTIVES": ("kvae.objectives.REGISTRY", kvae.objectives.REGISTRY.names),
-    "IW_GRADIENTS": ("kvae.objectives.GRADIENTS", kvae.objectives.GRADIENTS),
-    "STRATEGIES": ("kvae.distribute.STRATEGIES", kvae.distribute.STRATEGIES),
-    "DTYPE_POLICIES": ("kvae.networks.DTYPE_POLICIES", kvae.networks.DTYPE_POLICIES),
+    "DATA": ("kvae.data.NAMES: the data sets `--data` knows by name (or a .npy/.npz path)", data.NAMES),
+    "FEATURE_DTYPES": ("kvae.data.tfrecords.FEATURE_DTYPES", tfrecords.FEATURE_DTYPES),
+    "ARCHITECTURES": ("kvae.networks.ARCHITECTURES", networks.ARCHITECTURES),
+    "LIKELIHOODS": ("kvae.likelihoods.REGISTRY", likelihoods.REGISTRY.names),
+    "PRIORS": ("kvae.priors.REGISTRY", priors.REGISTRY.names),
+    "POSTERIORS": ("kvae.posteriors.REGISTRY", posteriors.REGISTRY.names),
+    "OBJECTIVES": ("kvae.objectives.REGISTRY", objectives.REGISTRY.names),
+    "IW_GRADIENTS": ("kvae.objectives.GRADIENTS", objectives.GRADIENTS),
+    "STRATEGIES": ("kvae.distribute.STRATEGIES", distribute.STRATEGIES),
+    "DTYPE_POLICIES": ("kvae.networks.DTYPE_POLICIES", networks.DTYPE_POLICIES),
 }
 
 

@@ -18,7 +18,7 @@ def open_data(options, data_dir=None):
 
 def default_likelihood(source):
     """Bernoulli for images and arrays in [0, 1]; Gaussian (decoder σ) for standardised tables."""
-    return "gaussian" if isinstance(source.transform, kvae.data.Standardization) else "bernoulli"
+    return "gaussian" if source.preprocessing() is not None else "bernoulli"  # standardised: continuous
 
 
 def test_examples(source, binarize, limit=None):

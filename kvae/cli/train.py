@@ -95,7 +95,8 @@ def _train(args, data, strategy, config, epochs, steps, state, chief):
     x_test, y_test = sources.test_examples(data, args.binarize, limit=sources.REPORT_EXAMPLES)
     test_ds = sources.test_dataset(data, args.batch_size, args.binarize, labels)
     if chief:
-        run.start(config, data.transform, start_epoch)
+        # A pipeline transform (image decoding) is the run's; one that became the model's preprocessing is not.
+        run.start(config, data.transform if data.preprocessing() is None else None, start_epoch)
     callbacks = [backup, keras.callbacks.TerminateOnNaN()]
     callbacks += _callbacks(args, run.path, steps, x_test, y_test if labels else None, chief)
 
@@ -169,7 +170,7 @@ def _check_arguments(args, data, run_folder):
     run_folder.check_backup_root(args.backup_dir)
     if args.binarize and args.likelihood != "bernoulli":
         raise ValueError(f"--binarize needs --likelihood bernoulli, received: {args.likelihood}")
-    if isinstance(data.transform, kvae.data.Standardization) and args.likelihood == "bernoulli":
+    if data.preprocessing() is not None and args.likelihood == "bernoulli":
         raise ValueError("--likelihood bernoulli needs values in [0, 1]; a table's standardised columns are "
                          "continuous: use --likelihood gaussian or gaussian_fixed")
     # e.g. Bernoulli: [0, 1]. Checked on the arrays, or on the first test examples of a stream.
@@ -249,6 +250,7 @@ def _make_model(args, data, strategy, steps):
             posterior=_posterior(args),
             objective=_objective(args),
             num_classes=num_classes(data) if args.conditional else None,
+            preprocessing=data.preprocessing(),
         )
         steps_per_execution = args.steps_per_execution
         if steps_per_execution != "auto" or args.backup_every:

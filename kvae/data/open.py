@@ -5,11 +5,11 @@ from pathlib import Path
 from kvae.data import fashion_mnist
 from kvae.data.files import load_array_file
 from kvae.data.image_folder import ImageFolder
+from kvae.data.named import NAMES, load
 from kvae.data.source import ArraySource
 from kvae.data.tables import TableSource
 from kvae.data.tfrecords import TFRecordSource
 
-NAMES = ("digits", "fashion_mnist")
 TFRECORD_SUFFIXES = (".tfrecord", ".tfrecords", ".tfr")
 # Options of the file sources, as the CLI names them; None means "not given".
 SOURCE_OPTIONS = ("image_size", "channels", "feature", "feature_dtype", "label_feature", "columns", "label_column")
@@ -73,8 +73,6 @@ def open_source(data="digits", data_test=None, data_dir=None, seed=0, argument="
     if data_test is not None and kind in ("name", "arrays"):
         raise ValueError(f"`{test_argument}` is for file sources; {str(data)!r} has its own test split")
     if kind == "name":
-        from kvae.data import load
-
         splits = load(data, data_dir)
         names = list(fashion_mnist.CLASS_NAMES) if data == "fashion_mnist" else None
         return ArraySource(splits, class_names=names)

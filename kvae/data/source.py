@@ -27,7 +27,10 @@ class Source:
         num_train, num_test: int. Examples in each split.
         class_names: list of str or None. Labels are class ids into it.
         transform: `ImageDecoding`, `Standardization` or None: what turns
-            the user's raw inputs into the model's (saved with the run).
+            the user's raw inputs into the model's. Image decoding happens
+            in the pipeline (and the served image signatures); a table's
+            standardisation is the model's own (`preprocessing()`), so its
+            pipeline yields the rows as they are in the file.
         streaming: bool. Read from files, epoch by epoch.
     """
 
@@ -35,6 +38,10 @@ class Source:
     transform = None
     class_names = None
     streaming = True
+
+    def preprocessing(self):
+        """The model part this data's transform becomes (`kvae.preprocessing`), or None (it stays in the pipeline)."""
+        return None if self.transform is None else self.transform.preprocessing()
 
     @property
     def has_labels(self):

@@ -5,6 +5,8 @@ from typing import NamedTuple, Optional
 import numpy as np
 from sklearn import model_selection
 
+from kvae.checks import examples as check_examples
+
 
 class DataSplits(NamedTuple):
     """Train and test examples (float32 in `[n, *event_shape]`), labels when known."""
@@ -18,22 +20,6 @@ class DataSplits(NamedTuple):
     @property
     def event_shape(self):
         return tuple(self.x_train.shape[1:])
-
-
-def check_examples(array, argument):
-    """Raises unless `array` is a non-empty, finite, numeric `[n, ...]` array."""
-    array = np.asarray(array)
-    if array.dtype.kind not in "uif" or array.dtype == np.bool_:
-        raise ValueError(
-            f"`{argument}` must hold numbers (uint8, int or float), received dtype {array.dtype}"
-        )
-    if array.ndim < 2:
-        raise ValueError(f"`{argument}` must have shape (n, ...) with n examples, received shape {array.shape}")
-    if len(array) == 0:
-        raise ValueError(f"`{argument}` must hold at least one example, received shape {array.shape}")
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-        raise ValueError(f"`{argument}` must hold finite values, received NaN or Inf")
-    return array
 
 
 def as_examples(array, argument):

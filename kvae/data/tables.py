@@ -25,8 +25,9 @@ class TableSource(Source):
     "kvae[parquet]"`), batch by batch. Neither is held in memory.
 
     On opening, one pass over the training rows computes each column's mean
-    and standard deviation (`Standardization`, saved with a run so
-    evaluation and serving apply the same transform) and checks the cells: a
+    and standard deviation (`transform`, a `Standardization`; a model built
+    with `preprocessing=table.preprocessing()` standardises inside, so it is
+    saved, evaluated and served on raw rows) and checks the cells: a
     non-numeric column, an empty cell or a NaN fails, naming the file, the
     column and the row. Without `test_path`, a fixed fraction of rows is held
     out by a seeded hash of the row index.
@@ -122,11 +123,11 @@ class TableSource(Source):
         return rows.map(lambda i, v, y: (v, y))
 
     def _finish(self, rows, batch_size, labels):
-        forward = self.transform.forward
+        # Rows as they are in the file: the model standardises them (`preprocessing()`).
         rows = rows.batch(batch_size)
         if labels:
-            return rows.map(lambda v, y: (forward(v), tf.cast(y, tf.int64)))
-        return rows.map(lambda v, y: forward(v))
+            return rows.map(lambda v, y: (v, tf.cast(y, tf.int64)))
+        return rows.map(lambda v, y: v)
 
     def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
                       steps=None):

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from kvae import atomic
+from kvae.preprocessing import Standardize
 
 TRANSFORM_FILE = "transform.json"
 
@@ -77,6 +78,10 @@ class ImageDecoding:
     def load(self, path):
         """The image file at `path` → `[H, W, C]` (what the image-folder pipeline does)."""
         return self.decode(tf.io.read_file(path))
+
+    def preprocessing(self):
+        """None: decoding bytes is not a bijection, so it stays in the pipeline and the served image signatures."""
+        return None
 
     def get_config(self):
         return {"image_size": list(self.image_size), "channels": self.channels}
@@ -141,6 +146,10 @@ class Standardization:
     def scale(self, x):
         """A spread (e.g. a decoder's stddev) in raw units."""
         return x * self.stddev.astype(np.float32)
+
+    def preprocessing(self):
+        """The same map as a part of the model: `kvae.preprocessing.Standardize`."""
+        return Standardize(self.mean, self.stddev, name="preprocessing")
 
     @property
     def log_det_jacobian(self):

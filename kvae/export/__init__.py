@@ -19,7 +19,7 @@ from kvae.export.signatures import (
     input_specs,
     limits,
 )
-from kvae.export.transformed import IMAGE_INPUT, IMAGE_SIGNATURES, signature_names
+from kvae.export.transformed import IMAGE_INPUT, IMAGE_SIGNATURES
 from kvae.export.warmup import WARMUP_FILE, example_inputs, write_warmup
 
 __all__ = [

@@ -7,8 +7,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import tensorflow as tf
+
+import kvae
 from kvae import atomic, checks
-from kvae.export.signatures import build_archive, limits
+from kvae.export.endpoints import endpoint_model
+from kvae.export.signatures import build_archive, limits, served, signature_names
 from kvae.export.warmup import write_warmup
 
 # Written into every SavedModel kvae exports: what makes a folder one kvae may replace, and the
@@ -102,7 +106,8 @@ def export_saved_model(model, base_dir, version=None, overwrite=False, score_sam
             None. The input transform the model was trained through (a run's
             `kvae.data.load_transform(run_dir)`): image models also get
             `encode_image`, `reconstruct_image`, `score_image` on encoded
-            bytes; table models' signatures take raw rows.
+            bytes. (A `Standardization`, kvae 0.1's way for tables, is
+            attached to the model as `kvae.preprocessing`.)
         **bounds: `max_batch`, `max_score_samples`, `max_score_rows`: what one
             request may ask for (`kvae.export.limits`), recorded in
             `assets.extra/kvae.json`.
@@ -159,6 +164,7 @@ def write_saved_model(model, path, score_samples=100, model_name=None, transform
     """
     path = Path(path)
     check_target(path, argument)
+    model, transform = served(model, transform)  # kvae 0.1's table standardisation: into the model
     bounds = limits(model, score_samples, **bounds)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned(path.parent, re.escape(path.name))
@@ -171,8 +177,6 @@ def write_saved_model(model, path, score_samples=100, model_name=None, transform
             build_archive(model, score_samples, transform, **{k: bounds[k] for k in bounds if k != "score_samples"}
                           ).write_out(str(tmp), verbose=False)
             write_warmup(tmp, model, model_name=model_name or path.parent.name, transform=transform)
-            import kvae
-
             atomic.write_text(tmp / MARKER, json.dumps({"kvae": kvae.__version__, **bounds}, indent=2) + "\n")
             (tmp / _PARTIAL).unlink()  # the lock stays held on the open file until the block ends
             if path.exists():
@@ -206,10 +210,6 @@ def export_endpoint(model, filepath, format, endpoint="encode", verbose=None, **
         verbose: bool or None. Keras' export messages.
         **kwargs: passed to Keras' converter (e.g. `opset_version` for ONNX).
     """
-    import tensorflow as tf
-
-    from kvae.export.endpoints import endpoint_model
-
     if format not in FILE_FORMATS:
         raise ValueError(
             f"`format` must be one of {['tf_saved_model', *FILE_FORMATS]}, received: {format!r}"
@@ -265,7 +265,6 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None, input_s
             `max_score_rows` (see `export_saved_model`) for a SavedModel; `endpoint` and Keras'
             converter options (`opset_version`, ...) otherwise.
     """
-    from kvae.export.transformed import signature_names
 
     if input_signature is not None:
         raise ValueError(

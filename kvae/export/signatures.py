@@ -3,8 +3,11 @@
 import keras
 import tensorflow as tf
 
-from kvae.data.transforms import ImageDecoding, Standardization
+from kvae import checks
+from kvae.preprocessing import attach
+from kvae.data.transforms import ImageDecoding
 from kvae.export import transformed
+from kvae.export.gating import gated
 
 # The exported signatures; the first is also exported as "serving_default".
 SIGNATURES = ("encode", "decode", "reconstruct", "generate", "score", "score_k")
@@ -14,6 +17,25 @@ SIGNATURES = ("encode", "decode", "reconstruct", "generate", "score", "score_k")
 MAX_BATCH = 4096
 MAX_SCORE_SAMPLES = 10_000
 SCORE_ELEMENTS = 2**27  # decoder activations one score request may make (512 MiB of float32)
+
+
+def served(model, transform):
+    """`(model, transform)` as served: checked, and a `Standardization` (kvae 0.1's tables) moved into the model.
+
+    kvae 0.1 kept a model of standardised rows and the standardisation beside
+    it; served as today's are, the standardisation is the model's preprocessing
+    (`kvae.preprocessing.attach`) and the signatures take raw rows.
+    """
+    transformed.check_transform(model, transform)
+    preprocessing = None if transform is None else transform.preprocessing()
+    if preprocessing is not None:
+        return attach(model, preprocessing), None
+    return model, transform
+
+
+def signature_names(transform):
+    """Every signature a model exported with `transform` has (beyond `serving_default`)."""
+    return SIGNATURES + (transformed.IMAGE_SIGNATURES if isinstance(transform, ImageDecoding) else ())
 
 
 def limits(model, score_samples=100, max_batch=None, max_score_samples=None, max_score_rows=None):
@@ -32,7 +54,6 @@ def limits(model, score_samples=100, max_batch=None, max_score_samples=None, max
     >>> kvae.export.limits(vae)
     {'max_batch': 4096, 'max_score_samples': 10000, 'max_score_rows': 56631, 'score_samples': 100}
     """
-    from kvae import checks
 
     size = _row_elements(model)
     bounds = {
@@ -99,15 +120,6 @@ def _row_elements(model):
     return total
 
 
-def gated(tensor, ok, shape):
-    """`tensor` as `[batch, *shape[1:]]` if `ok`, else an empty batch of that shape: data-dependent, no cond."""
-    per_row = 1
-    for d in shape[1:]:
-        per_row *= int(d)
-    rows = tf.where(ok, tf.size(tensor) // per_row, 0)
-    return tf.reshape(tf.reshape(tensor, [-1])[: rows * per_row], [-1, *shape[1:]])
-
-
 def build_archive(model, score_samples=100, transform=None, **bounds):
     """Returns an `ExportArchive` with every kvae signature, all returning dicts.
 
@@ -137,20 +149,23 @@ def build_archive(model, score_samples=100, transform=None, **bounds):
     An output that overflows float32 (an input far outside the data) is an
     error too, never a NaN.
 
-    With a `transform` (the `kvae.data.ImageDecoding` or
-    `kvae.data.Standardization` the model was trained through), image models
-    also get `encode_image`, `reconstruct_image` and `score_image` on encoded
-    image bytes, and table models' signatures take raw rows (see
-    `kvae.export.transformed`).
+    With a `transform` (the `kvae.data.ImageDecoding` the model was trained
+    through), image models also get `encode_image`, `reconstruct_image` and
+    `score_image` on encoded image bytes (see `kvae.export.transformed`). A
+    model with preprocessing (`kvae.preprocessing`, e.g. a table's
+    standardisation) is served on its raw data by its own methods: means,
+    samples and reconstructions in data units, scores as densities of it. A
+    `kvae.data.Standardization` given as `transform` (kvae 0.1's tables) is
+    attached to the model as such preprocessing first.
     """
-    transformed.check_transform(model, transform)
+    model, transform = served(model, transform)
     bounds = limits(model, score_samples, **bounds)
     max_batch, max_k, max_rows = bounds["max_batch"], bounds["max_score_samples"], bounds["max_score_rows"]
     event_shape = list(model.event_shape)
     specs = input_specs(model)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    support = model.likelihood.support
+    support = model.preprocessing.data_support(model.likelihood.support)  # of the raw inputs
 
     def checked(tensor, name, shape, values=None):
         # TF Serving feeds a request's tensor without comparing it with the declared
@@ -218,7 +233,8 @@ def build_archive(model, score_samples=100, transform=None, **bounds):
         return model.posterior_layer.outputs(model.encode(checked_x(x), labels=checked_label(label, x, "x")))
 
     def decode(z, label=None):
-        return model.likelihood.parameters(model.decoder_params(checked_z(z), labels=checked_label(label, z, "z")))
+        params = model.likelihood.parameters(model.decoder_params(checked_z(z), labels=checked_label(label, z, "z")))
+        return model.preprocessing.data_parameters(params)  # in data units
 
     def reconstruct(x, label=None):
         return {"reconstruction": model.reconstruct(checked_x(x), labels=checked_label(label, x, "x"))}
@@ -275,11 +291,9 @@ def build_archive(model, score_samples=100, transform=None, **bounds):
 
     functions = {"encode": encode, "decode": decode, "reconstruct": reconstruct,
                  "generate": generate, "score": score, "score_k": score_k}
-    if isinstance(transform, Standardization):
-        functions = transformed.standardised_functions(functions, transform, lambda x: checked_x(x, None))
     if isinstance(transform, ImageDecoding):
         functions.update(transformed.image_functions(functions, transform, max_batch))
         specs.update(transformed.image_specs(condition_spec(model)))
-    for name in transformed.signature_names(transform):  # "encode" first: it becomes serving_default
+    for name in signature_names(transform):  # "encode" first: it becomes serving_default
         archive.add_endpoint(name=name, fn=finite(functions[name], name), input_signature=specs[name])
     return archive

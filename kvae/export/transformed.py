@@ -1,34 +1,24 @@
-"""Signatures on the user's raw inputs: encoded image bytes, and raw table rows.
+"""Signatures on encoded images: what a model trained through `kvae.data.ImageDecoding` also serves.
 
-A model trained through an input transform (`kvae.data.ImageDecoding`,
-`kvae.data.Standardization`) is served on what clients have:
-
-- image models get three more signatures, `encode_image`,
-  `reconstruct_image` and `score_image`, whose input `image_bytes` is a
-  batch of encoded PNG/JPEG/BMP/GIF strings (TF Serving's REST API takes
-  them as `{"b64": "..."}`), decoded and resized in the graph by the very
-  `ImageDecoding` the training pipeline used;
-- table models' signatures take raw rows: they standardise inputs, map
-  means, samples and reconstructions back to raw units, and shift scores by
-  the standardisation's log-Jacobian so they are densities of the raw rows.
+Image models get three more signatures, `encode_image`, `reconstruct_image`
+and `score_image`, whose input `image_bytes` is a batch of encoded
+PNG/JPEG/BMP/GIF strings (TF Serving's REST API takes them as
+`{"b64": "..."}`), decoded and resized in the graph by the very
+`ImageDecoding` the training pipeline used. (Table models need nothing here:
+they standardise inside, `kvae.preprocessing`, so every signature takes raw
+rows.)
 """
 
 import tensorflow as tf
 
 from kvae.data.transforms import ImageDecoding, Standardization
+from kvae.export.gating import gated
 
 IMAGE_SIGNATURES = ("encode_image", "reconstruct_image", "score_image")
 IMAGE_INPUT = "image_bytes"
 # The most pixels an encoded image sent to a server may declare (a 4096 × 4096 image): a few bytes of
 # PNG can declare a 100,000² image, whose decoding alone would take the server's memory.
 MAX_IMAGE_PIXELS = 2**24
-
-
-def signature_names(transform):
-    """Every signature a model exported with `transform` has (beyond `serving_default`)."""
-    from kvae.export.signatures import SIGNATURES
-
-    return SIGNATURES + (IMAGE_SIGNATURES if isinstance(transform, ImageDecoding) else ())
 
 
 def check_transform(model, transform):
@@ -90,8 +80,6 @@ def image_functions(functions, decoding, max_batch, max_pixels=MAX_IMAGE_PIXELS)
     """
 
     def checked(image_bytes):
-        from kvae.export.signatures import gated
-
         flat = tf.reshape(image_bytes, [-1])
         pixels = tf.map_fn(declared_pixels, flat, fn_output_signature=tf.int64)  # headers only: no decoding
         ok = [tf.equal(tf.rank(image_bytes), 1), tf.size(flat) <= max_batch, tf.reduce_all(pixels <= max_pixels)]
@@ -117,42 +105,3 @@ def image_functions(functions, decoding, max_batch, max_pixels=MAX_IMAGE_PIXELS)
 
     return {f"{name}_image": on_images(name) for name in ("encode", "reconstruct", "score")}
 
-
-def standardised_functions(functions, standardization, checked_x):
-    """The signatures on raw rows: inputs standardised, outputs in raw units, scores as raw densities."""
-    forward, inverse, scale = standardization.forward, standardization.inverse, standardization.scale
-    log_det = tf.constant(standardization.log_det_jacobian, tf.float32)
-
-    def with_x(name, outputs):
-        def fn(x, *rest):
-            return outputs(functions[name](forward(checked_x(x)), *rest))
-
-        return fn
-
-    def raw_parameters(params):
-        params = dict(params)
-        if "mean" in params:
-            params["mean"] = inverse(params["mean"])
-        if "stddev" in params:
-            params["stddev"] = scale(params["stddev"])
-        return params
-
-    def raw_score(scores):
-        return {"neg_elbo": scores["neg_elbo"] - log_det, "log_likelihood": scores["log_likelihood"] + log_det}
-
-    def decode(z, *rest):
-        return raw_parameters(functions["decode"](z, *rest))
-
-    def generate(seed, *rest):
-        outputs = functions["generate"](seed, *rest)
-        return {**outputs, "sample": inverse(outputs["sample"])}
-
-    return {
-        **functions,
-        "encode": with_x("encode", lambda out: out),
-        "reconstruct": with_x("reconstruct", lambda out: {"reconstruction": inverse(out["reconstruction"])}),
-        "score": with_x("score", raw_score),
-        "score_k": with_x("score_k", raw_score),
-        "decode": decode,
-        "generate": generate,
-    }

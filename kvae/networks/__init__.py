@@ -1,13 +1,15 @@
-"""Encoder and decoder builders, and `build_vae`."""
+"""Encoder and decoder builders (`kvae.build_vae` pairs them into a model: `kvae.build`)."""
 
-from kvae.networks.builder import ARCHITECTURES, DTYPE_POLICIES, build_vae
+ARCHITECTURES = ("mlp", "conv")
+# Keras dtype policies the networks are tested under (`dtype=` of `build_vae`).
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+
 from kvae.networks.conv import conv_decoder, conv_encoder
 from kvae.networks.mlp import mlp_decoder, mlp_encoder, with_condition
 
 __all__ = [
     "ARCHITECTURES",
     "DTYPE_POLICIES",
-    "build_vae",
     "conv_decoder",
     "conv_encoder",
     "mlp_decoder",

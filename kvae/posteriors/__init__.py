@@ -17,7 +17,7 @@ REGISTRY = registry.Registry("posterior", Posterior, {
     "normal": DiagonalNormal,
     "full": FullNormal,
     "iaf": IAF,
-})
+}, default="normal")
 NAMES = REGISTRY.names
 
 # A posterior from a name (made with `kwargs`), an instance or its config: `Registry.get`.

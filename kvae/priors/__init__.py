@@ -14,7 +14,7 @@ REGISTRY = registry.Registry("prior", Prior, {
     "normal": StandardNormal,
     "mixture": GaussianMixture,
     "vamp": VampPrior,
-})
+}, default="normal")
 NAMES = REGISTRY.names
 
 # A prior from a name (made with `kwargs`), an instance or its config: `Registry.get`.

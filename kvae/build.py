@@ -5,12 +5,10 @@ from kvae import conditions
 from kvae import likelihoods as likelihoods_lib
 from kvae import posteriors as posteriors_lib
 from kvae.model import VAE
+from kvae.networks import ARCHITECTURES
 from kvae.networks.conv import conv_decoder, conv_encoder
 from kvae.networks.mlp import mlp_decoder, mlp_encoder
 
-ARCHITECTURES = ("mlp", "conv")
-# Keras dtype policies the networks are tested under (`dtype=` of `build_vae`).
-DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def build_vae(
@@ -30,6 +28,7 @@ def build_vae(
     objective="elbo",
     num_classes=None,
     condition_shape=None,
+    preprocessing=None,
 ):
     """Returns a built `kvae.VAE` with matching encoder and decoder.
 
@@ -54,6 +53,9 @@ def build_vae(
             (see `kvae.VAE`).
         num_classes, condition_shape: make a conditional VAE whose networks
             also take the label (one-hot) or the condition (see `kvae.VAE`).
+        preprocessing: a fixed bijector from the data to the networks'
+            inputs (`kvae.preprocessing`, e.g. a table's
+            `kvae.data.TableSource.preprocessing()`), or None.
 
     Example:
 
@@ -92,5 +94,5 @@ def build_vae(
     return VAE(
         encoder, decoder, latent_dim, likelihood=likelihood, beta=beta, seed=seed,
         free_bits=free_bits, name=name, dtype=dtype, prior=prior, posterior=posterior, objective=objective,
-        num_classes=num_classes, condition_shape=condition_shape,
+        num_classes=num_classes, condition_shape=condition_shape, preprocessing=preprocessing,
     )
