@@ -25,6 +25,7 @@ def _train(x, monkeypatch=None, keras_path=False, **fit_kwargs):
     dict(batch_size=4, epochs=4, shuffle=False, steps_per_epoch=3, initial_epoch=1),
     dict(batch_size=3, epochs=2, shuffle=False, validation_batch_size=7, validation_freq=2),
 ], ids=["validation_split", "steps_per_epoch+initial_epoch", "validation_batch_size+freq"])
+@pytest.mark.slow
 def test_fit_on_arrays_takes_the_same_steps_as_keras_own_adapter(fit_kwargs, monkeypatch):
     """Same batches in the same order (and the same validation rows) as Keras: same weights and logs."""
     x = uniform_data(20)
@@ -55,6 +56,7 @@ def test_each_pass_is_a_new_permutation_and_batch_shuffle_stays_within_batches()
     assert first == [b[0].numpy()[:, 0].tolist() for b in kvae.data.array_dataset(x, batch_size=4, shuffle=True)]
 
 
+@pytest.mark.slow
 def test_sample_weight_weights_the_loss_and_metrics_without_targets():
     """Keras' adapter drops sample_weight when y is None; kvae's weights each example's loss."""
     x = uniform_data(16)

@@ -18,6 +18,7 @@ def run_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_a_complete_run_folder(run_dir):
     assert sorted(p for p in os.listdir(run_dir) if not p.startswith(".")) == [
         "config.json", "curves.png", "history.csv", "latent.png", "manifold.png", "metrics.json", "model.keras",
@@ -38,6 +39,7 @@ def test_train_writes_a_complete_run_folder(run_dir):
     assert config["data"] == "digits" and config["hidden"] == [16] and config["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_train_pngs_have_the_expected_layout(run_dir):
     samples = Image.open(run_dir / "samples.png")
     recon = Image.open(run_dir / "reconstructions.png")
@@ -77,6 +79,7 @@ def test_report_lists_metrics_and_embeds_every_picture(run_dir, capsys):
     assert Image.open(run_dir / "curves.png").size == (4 * 320, 280)
 
 
+@pytest.mark.slow
 def test_train_with_warmup_free_bits_bfloat16_images_and_tensorboard(tmp_path):
     import keras
     import tensorflow as tf
@@ -120,6 +123,7 @@ def test_sample_writes_a_grid(run_dir, tmp_path, capsys):
     assert "wrote 12 samples" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_export_writes_versions_and_refuses_to_overwrite(run_dir, tmp_path, capsys):
     base = tmp_path / "saved_models" / "digits"
     assert main(["export", str(run_dir), "--to", str(base)]) == 0
@@ -203,6 +207,7 @@ def test_train_with_a_vamp_prior_and_the_iwae_objective_records_its_parts(tmp_pa
         resume.check_same_run(config, dict(config, prior="mixture"), out)
 
 
+@pytest.mark.slow
 def test_a_conditional_run_samples_one_row_per_class_and_scores_given_the_labels(tmp_path, capsys):
     out = tmp_path / "conditional"
     assert main(["train", "--out", str(out), "--conditional", "--posterior", "iaf"] + FAST) == 0

@@ -22,6 +22,7 @@ def test_class_ids_and_one_hot_rows_are_the_same_condition():
     np.testing.assert_array_equal(model.reconstruct(x, labels=[2, 0]), model.reconstruct(x, labels=one_hot))
 
 
+@pytest.mark.slow
 def test_fit_on_x_and_y_trains_and_the_label_changes_the_model():
     model = tiny_vae(num_classes=4)
     x = uniform_data(16)
@@ -36,6 +37,7 @@ def test_fit_on_x_and_y_trains_and_the_label_changes_the_model():
     assert np.isfinite(scores["test_nll"]) and scores["test_examples"] == 16
 
 
+@pytest.mark.slow
 def test_a_dataset_of_pairs_and_numpy_arrays_take_the_same_steps():
     x = uniform_data(16)
 
@@ -70,6 +72,7 @@ def test_a_real_valued_condition():
         model.fit(x, np.zeros((16, 3)), epochs=1, verbose=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("posterior", ["normal", "iaf"])
 def test_a_conditional_model_round_trips_through_a_keras_file(tmp_path, posterior):
     model = tiny_vae(num_classes=4, posterior=posterior)

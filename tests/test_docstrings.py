@@ -17,6 +17,7 @@ MODULES = sorted(
 ) + ["kvae_cli"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     module = importlib.import_module(name)

@@ -2,12 +2,14 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import kvae
 from conftest import tiny_vae, uniform_data
 
 
+@pytest.mark.slow
 def test_auto_steps_per_execution_runs_32_steps_per_call_with_the_same_maths():
     x = uniform_data(64)
     weights = []
@@ -26,6 +28,7 @@ def test_auto_steps_per_execution_runs_32_steps_per_call_with_the_same_maths():
         np.testing.assert_allclose(auto, one, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_auto_steps_per_execution_never_crosses_an_epoch_of_an_endless_stream():
     # Keras runs whole calls: 32 steps per call on a 40-step epoch would make it 64 steps long;
     # 20 divides it (see the next test for an epoch with no such divisor).
@@ -39,6 +42,7 @@ def test_auto_steps_per_execution_never_crosses_an_epoch_of_an_endless_stream():
     assert model.steps_per_execution == 32 and int(model.optimizer.iterations.numpy()) == 82
 
 
+@pytest.mark.slow
 def test_an_epoch_no_count_divides_runs_whole_calls_then_its_remainder_one_step_per_call():
     # 37 steps (a prime): "auto" takes 2 calls of 18 and 1 single step; an explicit 32, 1 call and 5
     # single steps. Each epoch is exactly its own 37 batches, and the weights are those of 1 step per call.
@@ -75,6 +79,7 @@ def test_an_epoch_no_count_divides_runs_whole_calls_then_its_remainder_one_step_
     assert int(model.optimizer.iterations.numpy()) == 74 + 23
 
 
+@pytest.mark.slow
 def test_auto_steps_per_execution_is_one_when_a_callback_needs_every_batch():
     model, x = tiny_vae(), uniform_data(16)
     seen = []
@@ -91,6 +96,7 @@ def test_auto_steps_per_execution_is_one_when_a_callback_needs_every_batch():
     assert model.steps_per_execution == 32
 
 
+@pytest.mark.slow
 def test_auto_steps_per_execution_is_one_eagerly_under_a_strategy_and_after_loading(tmp_path):
     model = tiny_vae()
     assert model.steps_per_execution == 32

@@ -188,6 +188,7 @@ def test_bad_inputs_fail_with_a_clear_invalid_argument(trained, signature, input
             pywrap_tf_session.TF_SessionRun_wrapper(session._session, None, feeds, fetches, [], None)
 
 
+@pytest.mark.slow
 def test_saved_model_cli_shows_the_declared_shapes(trained):
     _, path = trained
     shown = subprocess.run(["saved_model_cli", "show", "--dir", str(path), "--all"], capture_output=True,
@@ -230,6 +231,7 @@ def _digest(folder):
     return digest.hexdigest()
 
 
+@pytest.mark.slow
 def test_failed_export_leaves_nothing_and_versions_are_never_overwritten(tmp_path, monkeypatch):
     model = tiny_vae(SHAPE)
     base = tmp_path / "m"
@@ -278,6 +280,7 @@ def test_the_committed_digits_model_serves():
     assert bounds["max_score_samples"] == kvae.export.MAX_SCORE_SAMPLES and bounds["max_batch"] == kvae.export.MAX_BATCH
 
 
+@pytest.mark.slow
 def test_keras_model_export_writes_the_full_saved_model_of_a_never_called_model(tmp_path):
     model = tiny_vae(SHAPE, latent_dim=3)  # built, never called: Keras' generic export would refuse it
     path = tmp_path / "exported"
@@ -312,6 +315,7 @@ def _run_litert(path, inputs):
     return interpreter.get_signature_runner()(**inputs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt, suffix, run", [("onnx", "onnx", _run_onnx), ("litert", "tflite", _run_litert)])
 def test_onnx_and_litert_endpoints_match_the_saved_model(trained, tmp_path, fmt, suffix, run):
     """model.export(format="onnx" | "litert"): each runtime gives the SavedModel's outputs, by name."""

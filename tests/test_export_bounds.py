@@ -46,6 +46,7 @@ def _k(n, k):
     return np.full((n,), k, np.int32)
 
 
+@pytest.mark.slow
 def test_the_largest_num_samples_answers_and_one_more_is_refused_with_the_server_alive(exported, tmp_path):
     model, path, _ = exported
     bounds = json.loads((path / kvae.export.publish.MARKER).read_text())
@@ -81,6 +82,7 @@ BAD = [
 ]
 
 
+@pytest.mark.slow
 def test_every_size_and_value_a_client_sends_is_checked_in_the_graph(exported, tmp_path):
     _, _, path = exported
     results = _serve(path, [(signature, inputs) for signature, inputs, _ in BAD] + [("score", {"x": _x(2)})],
@@ -101,6 +103,7 @@ def test_limits_are_recorded_and_checked_at_export(exported):
         kvae.export.limits(model, max_batch=0)
 
 
+@pytest.mark.slow
 def test_a_gaussian_score_that_overflows_float32_is_an_error_not_a_nan(tmp_path):
     model = tiny_vae(SHAPE, latent_dim=2, likelihood="gaussian")
     path = kvae.export.export_saved_model(model, tmp_path / "gaussian", score_samples=4)
@@ -119,6 +122,7 @@ def _png_header(width, height):
     return b"\x89PNG\r\n\x1a\n" + chunk
 
 
+@pytest.mark.slow
 def test_an_image_that_declares_too_many_pixels_is_refused_before_decoding(tmp_path):
     decoding = kvae.data.ImageDecoding((4, 4), 1)
     model = tiny_vae(SHAPE, latent_dim=2)

@@ -15,6 +15,7 @@ from conftest import tiny_vae, uniform_data
 METRICS = ["active_units", "elbo", "kl", "loss", "reconstruction"]
 
 
+@pytest.mark.slow
 def test_fit_on_tf_data_and_on_numpy_log_the_same_metrics():
     x = uniform_data(32)
     for data, kwargs in (
@@ -43,6 +44,7 @@ def test_evaluate_return_dict_and_predict():
     assert prediction.shape == x.shape and prediction.min() >= 0 and prediction.max() <= 1
 
 
+@pytest.mark.slow
 def test_standard_callbacks_work_unchanged(tmp_path):
     x, v = uniform_data(32), uniform_data(8, seed=1)
     model = tiny_vae()
@@ -85,6 +87,7 @@ def _train(model, x, epochs, initial_epoch=0):
     return model.fit(ds, epochs=epochs, initial_epoch=initial_epoch, verbose=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "gaussian_fixed"])
 def test_keras_file_round_trip_restores_weights_config_and_optimizer(tmp_path, likelihood):
     x = uniform_data(32)
@@ -113,6 +116,7 @@ def test_keras_file_round_trip_restores_weights_config_and_optimizer(tmp_path, l
     np.testing.assert_allclose(restored.reconstruct(x), model.reconstruct(x), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_training_resumes_where_it_was_after_save_and_load(tmp_path):
     x = uniform_data(32)
     keras.utils.set_random_seed(0)

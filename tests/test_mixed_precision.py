@@ -28,6 +28,7 @@ def _build(name, via, **kwargs):
 CASES = [("mixed_bfloat16", "global"), ("mixed_float16", "global"), ("mixed_bfloat16", "dtype=")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", CASES, indirect=True, ids=[f"{n}-{v}" for n, v in CASES])
 def test_networks_compute_low_precision_while_distributions_and_metrics_stay_float32(policy, tmp_path):
     name, via = policy
@@ -75,6 +76,7 @@ def test_networks_compute_low_precision_while_distributions_and_metrics_stay_flo
 @pytest.mark.parametrize("policy", [("mixed_bfloat16", "global")], indirect=True, ids=["mixed_bfloat16"])
 @pytest.mark.parametrize("prior, posterior, num_classes",
                          [("mixture", "normal", None), ("vamp", "full", None), ("mixture", "iaf", 3)])
+@pytest.mark.slow
 def test_the_family_stays_float32_under_mixed_precision(policy, prior, posterior, num_classes):
     model = _build(*policy, prior=kvae.priors.get(prior, num_components=3, seed=0), posterior=posterior,
                    objective=kvae.objectives.IWAE(3, gradient="reparam" if posterior == "iaf" else "dreg"),
@@ -107,6 +109,7 @@ def test_bfloat16_training_reaches_the_float32_elbo_on_the_same_seeds(digits):
     assert abs(bfloat16 - float32) < 0.5, (float32, bfloat16)
 
 
+@pytest.mark.slow
 def test_float16_stays_finite_where_float16_sums_would_overflow():
     """Squared errors of data around ±300 exceed float16's 65504: only the float32 boundary keeps them finite."""
     x = (np.random.default_rng(0).normal(size=(32,) + SHAPE) * 300).astype("float32")

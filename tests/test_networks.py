@@ -27,6 +27,7 @@ def test_classic_784_400_20_architecture():
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 314_000 + 16_040 + 8_400 + 314_384
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("architecture", ["mlp", "conv"])
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "gaussian_fixed"])
 def test_build_vae_trains_every_combination(architecture, likelihood):

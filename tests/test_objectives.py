@@ -101,6 +101,7 @@ def test_dreg_and_reparameterised_gradients_agree_in_expectation():
     assert not np.allclose(enc_d, enc_r)  # and DReG is a different estimator
 
 
+@pytest.mark.slow
 def test_iwae_trains_and_logs_the_bound_as_loss():
     model = tiny_vae(objective=kvae.objectives.IWAE(5, gradient="dreg"))
     x = uniform_data(64)

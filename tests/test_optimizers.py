@@ -17,6 +17,7 @@ def _train(optimizer, steps=4):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kwargs", [{}, {"learning_rate": 3e-3, "beta_1": 0.8, "epsilon": 1e-4}, {"clipnorm": 0.5}])
 def test_fused_adam_takes_the_same_steps_as_keras_adam(kwargs):
     fused = _train(kvae.optimizers.Adam(**kwargs))

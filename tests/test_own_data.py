@@ -142,6 +142,7 @@ def test_tfrecord_shards_hold_the_examples_and_labels(shards, feature, dtype):
     np.testing.assert_array_equal(y, Y[found])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["images", "tfrecords"])
 def test_file_shards_split_the_training_files_between_workers(folder, shards, kind):
     source = (kvae.data.ImageFolder(folder, "8x8") if kind == "images" else
@@ -514,6 +515,7 @@ def _gif(pixels):
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_gif_images_train_and_serve_as_grey(folder, tmp_path):
     images = tmp_path / "gifs"
     for i, (pixels, label) in enumerate(zip(PIXELS[:40], Y[:40])):

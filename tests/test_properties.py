@@ -2,6 +2,7 @@
 shapes, stay finite on finite inputs, and KL ≥ 0."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +33,7 @@ def _data(event_shape, likelihood, batch, seed, scale):
     return (scale * rng.normal(size=(batch,) + event_shape)).astype("float32")
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(cases())
 def test_shapes_finiteness_and_non_negative_kl(case):

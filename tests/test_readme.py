@@ -13,6 +13,7 @@ def _blocks(language):
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(_blocks("python"))))
 def test_python_blocks_run(index, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -51,6 +52,7 @@ def test_every_test_the_reliability_section_names_exists():
     assert not missing
 
 
+@pytest.mark.slow
 def test_your_own_data_commands_run(tmp_path, monkeypatch):
     """The `sh` block of "Your own data", each `kvae train` with `--epochs 1`, on small files of each kind."""
     import shlex

@@ -38,6 +38,7 @@ def test_a_model_takes_its_parts_by_instance_and_round_trips_them(tmp_path):
 @pytest.mark.parametrize(
     "prior, posterior, gradient", [("mixture", "normal", "dreg"), ("vamp", "full", "dreg"), ("mixture", "iaf", "reparam")]
 )
+@pytest.mark.slow
 def test_the_family_round_trips_through_a_keras_file(tmp_path, prior, posterior, gradient):
     model = tiny_vae(prior=kvae.priors.get(prior, num_components=3, seed=0), posterior=posterior,
                      objective=kvae.objectives.IWAE(4, gradient))

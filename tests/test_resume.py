@@ -243,6 +243,7 @@ def test_backup_never_saves_a_diverged_epoch(tmp_path):
     (10, [(0, 5), (1, 0), (1, 5), (2, 0)]),  # calls end at 5 and 10: step 10 is the epoch's own backup
     (12, [(0, 5), (0, 10), (1, 0), (1, 5), (1, 10), (2, 0)]),  # 2 calls of 5, then 2 single steps
 ])
+@pytest.mark.slow
 def test_step_backups_fall_inside_an_epoch_and_its_end_is_the_next_epochs_start(tmp_path, steps, positions):
     from conftest import tiny_vae, uniform_data
 

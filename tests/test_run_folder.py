@@ -83,6 +83,7 @@ def test_an_out_folder_holding_the_users_files_is_refused(tmp_path, capsys):
     assert _tree(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_a_custom_backup_dir_is_used_and_removed_only_if_kvae_made_it(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -93,6 +94,7 @@ def test_a_custom_backup_dir_is_used_and_removed_only_if_kvae_made_it(tmp_path):
     assert not made.exists()  # kvae made it, kvae removed it
 
 
+@pytest.mark.slow
 def test_overwrite_keeps_the_users_own_files_in_a_run_folder(finished, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(finished, out)
@@ -119,6 +121,7 @@ def test_export_to_a_folder_of_the_users_files_is_refused(tmp_path):
     assert _tree(tmp_path) == {**before, "served": None, "served/1": None, "served/1/README": b"someone else's version"}
 
 
+@pytest.mark.slow
 def test_a_killed_export_leaves_nothing_behind_on_the_next_run(tmp_path):
     vae = kvae.build_vae((4, 4, 1), latent_dim=2, hidden_units=(8,))
     base = tmp_path / "served"
@@ -141,6 +144,7 @@ def test_a_killed_export_leaves_nothing_behind_on_the_next_run(tmp_path):
     assert kvae.export.exported_by_kvae(base / "1")
 
 
+@pytest.mark.slow
 def test_a_live_exports_temporary_folder_is_not_touched(tmp_path):
     vae = kvae.build_vae((4, 4, 1), latent_dim=2, hidden_units=(8,))
     base = tmp_path / "served"
@@ -181,6 +185,7 @@ def test_a_backup_is_weights_and_position_as_one_unit_and_a_damaged_one_falls_ba
 
 # === Case 4: --overwrite is a transaction ===
 
+@pytest.mark.slow
 def test_a_killed_overwrite_leaves_the_old_run_intact_and_resumes(finished, tmp_path, capsys):
     out = tmp_path / "run"
     shutil.copytree(finished, out)
@@ -211,6 +216,7 @@ def tf_load(path):
     return tf.saved_model.load(str(path))
 
 
+@pytest.mark.slow
 def test_a_diverged_overwrite_leaves_the_old_run_in_place(finished, tmp_path, capsys):
     out = tmp_path / "run"
     shutil.copytree(finished, out)
@@ -306,6 +312,7 @@ def test_a_resume_after_the_data_shrank_is_refused(tmp_path, capsys):
     assert _tree(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_a_resume_past_the_requested_epochs_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "--out", str(out), *FAST]

@@ -25,6 +25,7 @@ def test_schedule_config_round_trip(schedule):
     assert [float(revived(t)) for t in range(9)] == [float(schedule(t)) for t in range(9)]
 
 
+@pytest.mark.slow
 def test_per_step_warmup_runs_in_the_step_and_matches_a_per_batch_schedule():
     """KLWarmup keeps "auto"'s many steps per call and takes exactly the per-batch callback's steps."""
     x = uniform_data(64)
@@ -47,6 +48,7 @@ def test_per_step_warmup_runs_in_the_step_and_matches_a_per_batch_schedule():
     assert in_step.objective.get_config()["beta"] == 1.0 and in_step.objective.beta_schedule is None
 
 
+@pytest.mark.slow
 def test_model_schedule_is_saved_and_a_reloaded_model_continues_it_exactly(tmp_path):
     x = uniform_data(32)
     data = kvae.data.make_dataset(x, 8, shuffle=True, seed=0, start_epoch=0)

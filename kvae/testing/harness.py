@@ -11,6 +11,7 @@ The checks of meaning (fit, saving, replicas, mixed precision) train eagerly
 as users' runs and TF Serving do.
 """
 
+import functools
 import os
 import tempfile
 
@@ -100,7 +101,7 @@ def run_export_test(build, x, folder=None, score_samples=4):
     expected = {
         "encode": model.posterior_layer.outputs(model.encode(x)),
         "reconstruct": {"reconstruction": model.reconstruct(x)},
-        "decode": model.likelihood.parameters(model.decoder_params(z)),
+        "decode": model.preprocessing.data_parameters(model.likelihood.parameters(model.decoder_params(z))),
         "generate": dict(zip(("sample", "z"), model.generate(seeds))),
         "score": model.score(x, num_samples=score_samples),
     }
@@ -120,7 +121,7 @@ def run_replica_test(build, x, batch_size=8):
         "kvae.testing.configure_logical_cpus(2) before TensorFlow starts"
     )
     weights = []
-    for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy([c.name for c in cpus[:2]])):
+    for strategy in (tf.distribute.get_strategy(), _mirrored(tuple(c.name for c in cpus[:2]))):
         with strategy.scope():
             model = build()
             model.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
@@ -178,6 +179,13 @@ def run_model_test(build, x, checks=CHECKS, folder=None, part=None):
         run_replica_test(build, x)
     if "mixed_precision" in checks:
         run_mixed_precision_test(build, x)
+
+
+@functools.cache
+def _mirrored(devices):
+    # One strategy per process: a second MirroredStrategy's eager collectives reuse the first's
+    # instance keys, and the two then fail with "Shape mismatch in the collective instance".
+    return tf.distribute.MirroredStrategy(list(devices))
 
 
 def configure_logical_cpus(n=2):
