@@ -2,12 +2,13 @@
 
 Checks out --base (a git revision) into a temporary worktree and runs `bench.worker kvae` (the
 README's `fit` of the 784-400-20 MLP VAE on Fashion-MNIST, one fresh process per run) from it and from
-this checkout in alternation, --runs times each. A run's throughput is its fastest epoch after the
+this checkout in alternation, --runs times each. `--model vamp` times the family bench's VampPrior
+(K = 500 pseudo-inputs, `bench.family_models.train_kvae`) instead. A run's throughput is its fastest epoch after the
 first; the table shows the median per side and their ratio, and the test −ELBO (which the same maths
 and seeds keep equal to the last digit).
 
 Usage:
-    python -m bench.regression --base HEAD~3 [--runs 4] [--epochs 4]
+    python -m bench.regression --base HEAD~3 [--runs 4] [--epochs 4] [--model vae|vamp]
 
 Prints a table and writes bench/results/regression.json.
 """
@@ -27,11 +28,22 @@ sys.path.insert(0, str(ROOT))  # `python bench/regression.py` as well as `python
 from bench import output  # noqa: E402
 
 
-def _fit(root, epochs, seed, examples):
+# What `--model` times: the code run in a fresh process from each checkout, and its result's prefix.
+_VAMP = ("import json, sys; from bench import family_models as m; "
+         "print('BENCH_RESULT ' + json.dumps(m.train_kvae(json.loads(sys.argv[1]))))")
+
+
+def _fit(root, epochs, seed, examples, model="vae"):
     env = dict(os.environ, PYTHONPATH=str(root), TF_CPP_MIN_LOG_LEVEL="2")
     args = {"seed": seed, "epochs": epochs, "train_examples": examples}
-    proc = subprocess.run([sys.executable, "-m", "bench.worker", "kvae", json.dumps(args)], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=3600)
+    if model == "vae":
+        command = [sys.executable, "-m", "bench.worker", "kvae", json.dumps(args)]
+    else:
+        scores = Path(tempfile.mkdtemp()) / "per_example.npz"
+        args.update(prior="vamp", components=500, objective="elbo", test_examples=1000, iw_samples=10,
+                    per_example=str(scores))
+        command = [sys.executable, "-c", _VAMP, json.dumps(args)]
+    proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=3600)
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
             result = json.loads(line[len("BENCH_RESULT "):])
@@ -47,8 +59,11 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-examples", type=int, default=None)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "regression.json"))
+    parser.add_argument("--model", choices=("vae", "vamp"), default="vae")
+    parser.add_argument("--out", default=None, help="default: bench/results/regression.json (regression_vamp.json)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = str(ROOT / "bench" / "results" / ("regression.json" if args.model == "vae" else "regression_vamp.json"))
     base_commit = subprocess.run(["git", "rev-parse", args.base], cwd=ROOT, capture_output=True, text=True,
                                  check=True).stdout.strip()
     runs = {"base": [], "this": []}
@@ -60,7 +75,7 @@ def main(argv=None):
             for i in range(args.runs):
                 order = (("base", worktree), ("this", ROOT)) if i % 2 == 0 else (("this", ROOT), ("base", worktree))
                 for side, root in order:
-                    result = _fit(root, args.epochs, args.seed, args.train_examples)
+                    result = _fit(root, args.epochs, args.seed, args.train_examples, args.model)
                     runs[side].append(result)
                     print(f"  {side:<5} run {i}: {result['samples_per_s']:>8.0f} examples/s, "
                           f"test -ELBO {result['test_neg_elbo']:.3f}", flush=True)
@@ -68,7 +83,8 @@ def main(argv=None):
             subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True)
     median = {side: statistics.median(r["samples_per_s"] for r in rows) for side, rows in runs.items()}
     ratio = median["this"] / median["base"]
-    print(f"\nkvae default fit, {args.runs} alternated runs each: base {args.base} ({base_commit[:8]}) "
+    what = "kvae default fit" if args.model == "vae" else "kvae VampPrior (K = 500) fit"
+    print(f"\n{what}, {args.runs} alternated runs each: base {args.base} ({base_commit[:8]}) "
           f"{median['base']:.0f} examples/s, this checkout {median['this']:.0f}: {ratio:.2f}×")
     return output.write_json(args.out, {
         "command": "python -m bench.regression " + " ".join(sys.argv[1:] if argv is None else argv),

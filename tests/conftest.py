@@ -12,9 +12,6 @@ import pytest  # noqa: E402
 
 import kvae  # noqa: E402
 
-# Two logical CPUs for the harness' 1-vs-2-replica check; before TensorFlow starts.
-kvae.testing.configure_logical_cpus(2)
-
 
 def pytest_collection_modifyitems(items):
     # End-to-end tests are slow ones: the fast subset is `-m "not slow"`.

@@ -102,8 +102,16 @@ def test_a_part_from_outside_kvae_trains_and_round_trips(part):
 @pytest.mark.slow
 @pytest.mark.parametrize("part", CUSTOM, ids=IDS)
 def test_a_part_from_outside_kvae_passes_the_whole_harness(part, tmp_path):
-    kvae.testing.run_part_test(part, checks=("jit", "saving", "export", "replicas", "mixed_precision"),
+    kvae.testing.run_part_test(part, checks=("jit", "saving", "export", "mixed_precision"),
                                folder=str(tmp_path))
+
+
+@pytest.mark.slow
+def test_parts_from_outside_kvae_take_the_same_steps_on_two_replicas():
+    from test_parts import replicas_in_a_process_of_their_own
+
+    out = replicas_in_a_process_of_their_own([f"custom:{name}" for name in IDS])
+    assert out.count("the same steps on 2 replicas") == len(IDS)
 
 
 def test_the_laplace_prior_kl_is_the_monte_carlo_estimate():

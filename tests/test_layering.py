@@ -125,3 +125,16 @@ def test_private_keras_names_are_used_in_one_module_only():
             if re.search(r"\.%s\b|[\"']%s[\"']" % (private, private), text):  # attribute or keyword name
                 users.setdefault(private, []).append(name)
     assert not users, f"private Keras names outside kvae.keras_internals: {users}"
+
+
+def test_the_model_and_the_cli_never_test_a_part_by_class_or_probe_it():
+    parts = {cls.__name__ for registry in kvae.testing.REGISTRIES.values() for cls in registry.parts.values()}
+    sources = [PACKAGE / "model.py", *sorted((PACKAGE / "cli").glob("*.py"))]
+    found = []
+    for path in sources:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            probes = re.findall(r"\b(?:hasattr|getattr)\(", line)
+            classes = [name for name in parts if re.search(rf"isinstance\([^)]*\b{name}\b", line)]
+            if probes or classes:
+                found.append(f"{path.name}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)

@@ -1,8 +1,12 @@
 """Every registered part, and every combination of them, through `kvae.testing`: enumerated, not listed."""
 
+import subprocess
+import sys
+
 import pytest
 
 import kvae
+from distributed import SCRIPTS, env
 
 PARTS = kvae.testing.registered_parts()
 COMBINATIONS = kvae.testing.combinations()
@@ -23,8 +27,22 @@ def test_every_registered_part_trains_and_round_trips(spec):
 def test_every_registered_part_passes_the_whole_harness(spec, tmp_path):
     # Parts of the combined roles train under XLA in every combination below; the others here.
     jit = () if spec.role in kvae.testing.COMBINED_ROLES else ("jit",)
-    kvae.testing.run_part_test(spec.make(), checks=("saving", "export", "replicas", "mixed_precision") + jit,
+    kvae.testing.run_part_test(spec.make(), checks=("saving", "export", "mixed_precision") + jit,
                                folder=str(tmp_path), companions=_companions(spec))
+
+
+def replicas_in_a_process_of_their_own(names):
+    """`run_replica_test` for every part named (tests/scripts/harness_replicas.py), in one fresh process."""
+    result = subprocess.run([sys.executable, str(SCRIPTS / "harness_replicas.py"), *names], capture_output=True,
+                            text=True, env=env(), timeout=900)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stdout[-2000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_every_registered_part_takes_the_same_steps_on_two_replicas_as_on_one_device():
+    out = replicas_in_a_process_of_their_own([spec.id for spec in PARTS])
+    assert out.count("the same steps on 2 replicas") == len(PARTS)
 
 
 def _build(combination):
