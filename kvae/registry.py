@@ -42,13 +42,6 @@ class Registry:
         """The built-in names, in the order the docs and the CLI list them."""
         return tuple(self.parts)
 
-    def name_of(self, part):
-        """The built-in name of `part`'s class, or None for a part defined elsewhere."""
-        for name, cls in self.parts.items():
-            if type(part) is cls:
-                return name
-        return None
-
     def providers(self, capability):
         """The names of the built-in parts that provide `capability` (see `kvae.protocol`)."""
         return tuple(name for name, cls in self.parts.items() if capability in cls.provides)
