@@ -55,11 +55,11 @@ def train_kvae(args):
                          num_classes=10 if conditional else None)
     vae.compile(optimizer=keras.optimizers.Adam(1e-3))
     timer = _EpochTimer()
-    train = kvae.data.make_dataset(x_train, 128, shuffle=True, seed=args["seed"], labels=y_train if conditional else None)
+    train = kvae.data.make_dataset(x_train, 128, shuffle=True, seed=args["seed"], y=y_train if conditional else None)
     vae.fit(train, epochs=args["epochs"], verbose=0, shuffle=False, callbacks=[timer])
     start = time.perf_counter()
     scores = kvae.evaluation.evaluate(vae, x_test, iw_samples=args["iw_samples"], batch_size=500, seed=0,
-                                      per_example=True, labels=y_test if conditional else None)
+                                      per_example=True, condition=y_test if conditional else None)
     np.savez(args["per_example"], **scores.pop("per_example"))
     result = {"epoch_seconds": timer.seconds, "eval_seconds": time.perf_counter() - start, **scores}
     if conditional:
@@ -83,7 +83,7 @@ def _generated_class_accuracy(vae, x_train, y_train, x_test, y_test, args, per_c
                        metrics=["accuracy"])
     classifier.fit(x_train, y_train, batch_size=128, epochs=5, verbose=0)
     labels = np.repeat(np.arange(10), per_class)
-    samples = np.asarray(vae.sample(len(labels), seed=args["seed"], labels=labels))
+    samples = np.asarray(vae.sample(len(labels), seed=args["seed"], condition=labels))
     predicted = np.argmax(classifier.predict(samples, batch_size=500, verbose=0), axis=-1)
     by_class = [float(np.mean(predicted[labels == c] == c)) for c in range(10)]
     return {"accuracy": float(np.mean(predicted == labels)), "by_class": by_class,

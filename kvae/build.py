@@ -29,6 +29,7 @@ def build_vae(
     num_classes=None,
     condition_shape=None,
     preprocessing=None,
+    condition=None,
 ):
     """Returns a built `kvae.VAE` with matching encoder and decoder.
 
@@ -51,8 +52,10 @@ def build_vae(
             metrics stay float32 (see `kvae.VAE`).
         prior, posterior, objective: the model's parts, by name or instance
             (see `kvae.VAE`).
-        num_classes, condition_shape: make a conditional VAE whose networks
-            also take the label (one-hot) or the condition (see `kvae.VAE`).
+        condition: a `kvae.conditions` part (or its name) making a
+            conditional VAE whose networks also take the condition's tensor
+            (see `kvae.VAE`); `num_classes=C` and `condition_shape=S` are
+            short for `ClassLabel(C)` and `Vector(S)`.
         preprocessing: a fixed bijector from the data to the networks'
             inputs (`kvae.preprocessing`, e.g. a table's
             `kvae.data.TableSource.preprocessing()`), or None.
@@ -78,8 +81,8 @@ def build_vae(
     likelihood = likelihoods_lib.get(likelihood)
     params_shape = likelihood.params_shape(input_shape)
     posterior = posteriors_lib.get(posterior, dtype=dtype)
-    num_classes, condition_shape = conditions.check_config(num_classes, condition_shape)
-    c_shape = conditions.input_shape(num_classes, condition_shape)
+    condition = conditions.get(condition, num_classes, condition_shape)
+    c_shape = condition.shape
     params_size = sum(posterior.params_sizes(latent_dim))
     if architecture == "mlp":
         encoder = mlp_encoder(input_shape, latent_dim, hidden_units, dtype=dtype, params_size=params_size,
@@ -94,5 +97,5 @@ def build_vae(
     return VAE(
         encoder, decoder, latent_dim, likelihood=likelihood, beta=beta, seed=seed,
         free_bits=free_bits, name=name, dtype=dtype, prior=prior, posterior=posterior, objective=objective,
-        num_classes=num_classes, condition_shape=condition_shape, preprocessing=preprocessing,
+        condition=condition, preprocessing=preprocessing,
     )

@@ -12,15 +12,16 @@ import numpy as np
 import tensorflow as tf
 
 from kvae import checks
-from kvae import conditions
+from kvae import deprecation
 from kvae.metrics import ActiveUnits
 
 # Decoder rows evaluated at once by `log_likelihood` (examples × samples).
 LOG_LIKELIHOOD_ROWS = 16384
 
 
-def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=0, labels=None):
-    """Importance-weighted estimate of log p(x) per example, in nats (log p(x|y) given `labels`).
+@deprecation.renamed("labels", "condition")
+def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=0, condition=None):
+    """Importance-weighted estimate of log p(x) per example, in nats (log p(x|c) given a `condition`).
 
     With K samples z_k ~ q(z|x),
 
@@ -39,7 +40,8 @@ def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=
             chunk holds about 16k decoder rows).
         seed: int. Seed of the importance samples; same seed, same result.
         verbose: int. 1 shows a Keras progress bar.
-        labels: a conditional VAE's labels for `x` (class ids or one-hot rows).
+        condition: a conditional VAE's conditions for `x` (for class labels:
+            ids or one-hot rows).
 
     Returns:
         NumPy array `[n]` of log p(x) estimates (negate for the NLL).
@@ -57,7 +59,7 @@ def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=
     x = np.asarray(x, dtype=model.distribution_dtype)
     model.check_event_shape(x.shape)
     n = len(x)
-    condition = _condition(model, labels, n)
+    condition = _checked_condition(model, condition, n)
     if batch_size is None:
         batch_size = max(1, min(n, LOG_LIKELIHOOD_ROWS // num_samples, 256))
     chunk = max(1, min(num_samples, LOG_LIKELIHOOD_ROWS // batch_size))
@@ -66,7 +68,7 @@ def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=
     results = []
     for b, start in enumerate(range(0, n, batch_size)):
         batch = tf.constant(x[start : start + batch_size])
-        batch_condition = None if condition is None else tf.constant(condition[start : start + batch_size])
+        batch_condition = None if condition is None else condition[start : start + batch_size]
         log_weights = []
         for c, k0 in enumerate(range(0, num_samples, chunk)):
             k = min(chunk, num_samples - k0)
@@ -81,7 +83,8 @@ def log_likelihood(model, x, num_samples=1000, batch_size=None, seed=0, verbose=
     return np.concatenate(results) if results else np.zeros([0], model.distribution_dtype)
 
 
-def score(model, x, num_samples=100, seed=0, labels=None):
+@deprecation.renamed("labels", "condition")
+def score(model, x, num_samples=100, seed=0, condition=None):
     """Per-example anomaly scores from `num_samples` posterior samples, in nats.
 
     Returns a dict with `neg_elbo` (−mean of the log importance weights, the
@@ -92,7 +95,7 @@ def score(model, x, num_samples=100, seed=0, labels=None):
     large data).
     """
     seed = tf.stack([tf.cast(seed, tf.int32), tf.constant(0, tf.int32)])
-    log_weights = log_importance_weights(model, x, num_samples, seed, model.condition(labels))
+    log_weights = log_importance_weights(model, x, num_samples, seed, condition)
     k = tf.cast(num_samples, log_weights.dtype)
     return {
         "neg_elbo": -tf.reduce_mean(log_weights, axis=0),
@@ -105,21 +108,23 @@ def log_importance_weights(model, x, num_samples, seed, condition=None):
     """log p(x|z) + log p(z) − log q(z|x) for `num_samples` z ~ q(z|x) per example: `[k, batch]`.
 
     `seed` is a stateless `[2]` int32 seed; the model's noise generator is not
-    used. `condition` is a conditional VAE's (`model.condition(labels)`).
+    used. `condition`: a conditional VAE's conditions for `x`, converted by the model's pass.
     """
     forward = model.forward(x, condition)
     epsilon = tf.random.stateless_normal(tf.stack([num_samples, tf.shape(x)[0], model.latent_dim]), seed)
     return forward.log_weights(*forward.sample(epsilon))[0]
 
 
-def _condition(model, labels, n):
-    # A conditional VAE's condition for n examples as a float32 array, checked on the host.
-    if labels is not None and model.conditional and not tf.is_tensor(labels):
-        conditions.check_labels(labels, model.num_classes, model.condition_shape, n)
-    condition = model.condition(labels)
-    return None if condition is None else condition.numpy()
+def _checked_condition(model, condition, n):
+    # A conditional VAE's conditions for n examples, checked on the host (tensors are the caller's), as given.
+    if tf.is_tensor(condition):
+        return condition
+    model.condition.check(condition, n)
+    return None if condition is None else np.asarray(condition)
 
-def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_example=False, labels=None):
+
+@deprecation.renamed("labels", "condition")
+def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_example=False, condition=None):
     """Test-set bounds of a model, in nats and bits/dim, with standard errors over examples.
 
     - `test_neg_elbo`, `test_reconstruction`, `test_kl`: the ELBO's terms, one
@@ -140,8 +145,8 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
         verbose: int. 1 shows a progress bar for the IS-NLL.
         per_example: bool. Also return `"per_example"`: `{"neg_elbo", "kl",
             "nll"}` arrays `[n]`, e.g. for paired comparisons of two models.
-        labels: a conditional VAE's labels for `x`: the bounds are then on
-            log p(x|y).
+        condition: a conditional VAE's conditions for `x`: the bounds are
+            then on log p(x|c).
 
     Returns:
         dict of floats (and ints); `*_stderr` are standard errors of the mean
@@ -161,10 +166,10 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
     base_seed = tf.constant([seed, 1], dtype=tf.int32)  # apart from the importance samples' seeds
     x = np.asarray(x, dtype=model.distribution_dtype)
     model.check_event_shape(x.shape)
-    condition = _condition(model, labels, len(x))
+    condition = _checked_condition(model, condition, len(x))
     for b, start in enumerate(range(0, len(x), batch_size)):
         batch = tf.constant(x[start : start + batch_size])
-        batch_condition = None if condition is None else tf.constant(condition[start : start + batch_size])
+        batch_condition = None if condition is None else condition[start : start + batch_size]
         forward = model.forward(batch, batch_condition)  # one encoder pass for all three
         epsilon = tf.random.stateless_normal(
             [len(batch), model.latent_dim], tf.random.experimental.stateless_fold_in(base_seed, b)
@@ -175,7 +180,7 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
         units.update_state(loc)
     reconstruction, kl = np.concatenate(reconstruction), np.concatenate(kl)
     neg_elbo = reconstruction + kl
-    nll = -log_likelihood(model, x, num_samples=iw_samples, seed=seed, verbose=verbose, labels=condition)
+    nll = -log_likelihood(model, x, num_samples=iw_samples, seed=seed, verbose=verbose, condition=condition)
     bits = int(np.prod(x.shape[1:])) * math.log(2)
     result = {
         "test_examples": int(len(x)),

@@ -7,7 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 from kvae import checks
-from kvae import conditions
+from kvae import conditions as conditions_lib
+from kvae import deprecation
 from kvae import distribute
 from kvae import evaluation
 from kvae import execution
@@ -31,6 +32,7 @@ REGISTRIES = {
     "objective": objectives_lib.REGISTRY,
     "likelihood": likelihoods_lib.REGISTRY,
     "preprocessing": preprocessing_lib.REGISTRY,
+    "condition": conditions_lib.REGISTRY,
 }
 
 
@@ -89,13 +91,18 @@ class VAE(execution.KerasExecution, keras.Model):
         objective: str or `kvae.objectives.Objective`. What the train step
             minimises: `"elbo"` (default, with `beta` and `free_bits`) or
             `"iwae"` (`kvae.objectives.IWAE`, the k-sample bound).
-        num_classes: int or None. Makes a conditional VAE on class labels,
-            q(z|x, y) and p(x|z, y) with p(z) unchanged: the encoder takes
-            `[x, y]` and the decoder `[z, y]`, y one-hot `[batch, C]`. `fit`
-            then takes `(x, y)` data (class ids or one-hot rows), and
-            `sample`, `generate`, `log_likelihood`, ... take `labels=`.
-        condition_shape: tuple of int or None. The same for a real-valued
-            condition `[batch, *condition_shape]` (not with `num_classes`).
+        num_classes: int or None. Short for
+            `condition=kvae.conditions.ClassLabel(num_classes)`.
+        condition_shape: tuple of int or None. Short for
+            `condition=kvae.conditions.Vector(condition_shape)`.
+        condition: str, `kvae.conditions.Condition` or None. Makes a
+            conditional VAE, q(z|x, c) and p(x|z, c) with p(z) unchanged:
+            the encoder takes `[x, c]` and the decoder `[z, c]`, c the
+            condition's tensor (one-hot `[batch, C]` for class labels). `fit`
+            then takes `(x, y)` data with y the conditions (class ids or
+            one-hot rows for labels), and `sample`, `generate`,
+            `log_likelihood`, ... take `condition=`. None: unconditional
+            (`kvae.conditions.Unconditional`).
         preprocessing: str, `kvae.preprocessing.Preprocessing` or None. A
             fixed bijector u = f(x) from the data to the networks' inputs
             (e.g. `kvae.preprocessing.Standardize(mean, stddev)` for table
@@ -105,7 +112,8 @@ class VAE(execution.KerasExecution, keras.Model):
         **kwargs: standard `keras.Model` arguments (`name`, `dtype`, ...).
 
     The parts are Keras layers the model owns (`prior_layer`,
-    `posterior_layer`, `objective`): their weights train and save with it.
+    `posterior_layer`, `objective`, `likelihood`, `preprocessing`,
+    `condition`): their weights train and save with it.
 
     The model is built at construction when the encoder knows its input shape
     (any functional model does); otherwise `fit` or the first call builds it.
@@ -145,11 +153,11 @@ class VAE(execution.KerasExecution, keras.Model):
         num_classes=None,
         condition_shape=None,
         preprocessing=None,
+        condition=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         latent_dim = checks.positive_int(latent_dim, "latent_dim")
-        self.num_classes, self.condition_shape = conditions.check_config(num_classes, condition_shape)
 
         # === Parts ===
         self.encoder = encoder
@@ -159,6 +167,7 @@ class VAE(execution.KerasExecution, keras.Model):
         self.posterior_layer = posteriors_lib.get(posterior, dtype=self.dtype_policy.name)
         self.objective = objectives_lib.get(objective, beta=beta, free_bits=free_bits)
         self.preprocessing = preprocessing_lib.get(preprocessing)
+        self.condition = conditions_lib.get(condition, num_classes, condition_shape)
         self.check_parts()
 
         # === State ===
@@ -181,14 +190,14 @@ class VAE(execution.KerasExecution, keras.Model):
 
     @property
     def parts(self):
-        """The parts by role, and the model's own capabilities under `"model"` (see `kvae.protocol`)."""
+        """The parts by role (see `kvae.protocol`)."""
         return {
             "prior": self.prior_layer,
             "posterior": self.posterior_layer,
             "objective": self.objective,
             "likelihood": self.likelihood,
             "preprocessing": self.preprocessing,
-            "model": frozenset() if self.conditional else frozenset({"unconditional"}),
+            "condition": self.condition,
         }
 
     def check_parts(self, requirements=None):
@@ -201,16 +210,16 @@ class VAE(execution.KerasExecution, keras.Model):
 
     def _build_shape(self, x_shape):
         # A conditional VAE is built (and called, e.g. by Keras' default
-        # SavedModel signature) with {"x": ..., "labels": one-hot rows}.
-        c_shape = conditions.input_shape(self.num_classes, self.condition_shape)
+        # SavedModel signature) with {"x": ..., "condition": its tensor}.
+        c_shape = self.condition.shape
         x_shape = tuple(x_shape)
-        return x_shape if c_shape is None else {"x": x_shape, "labels": (None, *c_shape)}
+        return x_shape if c_shape is None else {"x": x_shape, "condition": (None, *c_shape)}
 
     def build(self, input_shape):
         if isinstance(input_shape, dict):
             input_shape = input_shape["x"]
         input_shape = tuple(input_shape)
-        c_shape = conditions.input_shape(self.num_classes, self.condition_shape)
+        c_shape = self.condition.shape
         if not self.encoder.built:
             self.encoder.build(input_shape if c_shape is None else [input_shape, (None, *c_shape)])
         if not self.decoder.built:
@@ -235,25 +244,13 @@ class VAE(execution.KerasExecution, keras.Model):
 
     @property
     def conditional(self):
-        """Whether the encoder and decoder take a condition (`num_classes` or `condition_shape`)."""
-        return self.num_classes is not None or self.condition_shape is not None
+        """Whether the encoder and decoder take a condition (`model.condition` is not `Unconditional`)."""
+        return self.condition.conditional
 
-    def condition(self, labels, argument="labels"):
-        """The networks' float32 condition `[batch, *shape]` from labels (None for an unconditional VAE)."""
-        if not self.conditional:
-            if labels is not None:
-                raise ValueError(
-                    f"`{argument}` are for a conditional VAE (built with num_classes or condition_shape); "
-                    "this one is unconditional"
-                )
-            return None
-        if labels is None:
-            raise ValueError(
-                f"a conditional VAE needs `{argument}`: class ids or one-hot rows for num_classes="
-                f"{self.num_classes}" if self.num_classes else
-                f"a conditional VAE needs `{argument}`: condition values of shape (batch,) + {self.condition_shape}"
-            )
-        return conditions.to_condition(labels, self.num_classes, self.condition_shape, self.distribution_dtype)
+    @property
+    def num_classes(self):
+        """C of a class-label condition (`kvae.conditions.ClassLabel`), else None."""
+        return self.condition.num_classes
 
     @property
     def beta(self):
@@ -277,12 +274,13 @@ class VAE(execution.KerasExecution, keras.Model):
         """The prior p(z), a float32 `tfd` distribution over `latent_dim` dimensions."""
         return self.prior_layer.distribution()
 
-    def encode(self, x, training=False, labels=None):
+    @deprecation.renamed("labels", "condition")
+    def encode(self, x, training=False, condition=None):
         """Returns the posterior q(z|x), a float32 `tfd` distribution over z (`posterior_layer.distribution`).
-        A conditional VAE takes the `labels` (q(z|x, y)).
+        A conditional VAE takes its `condition` (q(z|x, c)).
         """
         u, _ = self.preprocessing.forward(self._built_for(x))
-        return self._encode(u, self.condition(labels), training)
+        return self._encode(u, self.condition.convert(condition), training)
 
     def _built_for(self, x):
         # float32 inputs, the model built for them: Keras' TF trainer defers building
@@ -309,8 +307,8 @@ class VAE(execution.KerasExecution, keras.Model):
         """One pass over the batch `x`: a `kvae.forward.ForwardPass` holding q(z|x) and p(z).
         Args:
             x: tensor `[batch, *event_shape]`.
-            condition: tensor or None. A conditional VAE's condition,
-                already converted (`condition(labels)`).
+            condition: a conditional VAE's condition values for the batch
+                (e.g. class ids), converted here, once (`condition.convert`).
             training: bool. Passed to the networks.
             noise: callable `(num_samples or None) -> ε` or None. What the
                 pass's `noise()` returns; by default it draws from the model's
@@ -328,8 +326,7 @@ class VAE(execution.KerasExecution, keras.Model):
         (TensorShape([5, 3, 2]), TensorShape([5, 3]))
         """
         x = self._built_for(x)
-        if (condition is None) == self.conditional:
-            self.condition(condition)  # raises the message for a missing (or unexpected) condition
+        condition = self.condition.convert(condition)
         u, log_det = self.preprocessing.forward(x)
         posterior = self._encode(u, condition, training)
 
@@ -349,28 +346,31 @@ class VAE(execution.KerasExecution, keras.Model):
             log_det=log_det,
         )
 
-    def embed(self, x, training=False, labels=None):
+    @deprecation.renamed("labels", "condition")
+    def embed(self, x, training=False, condition=None):
         """The posterior's location for each x `[batch, latent_dim]`: its mean for the Gaussian posteriors.
         A deterministic embedding (the flow posterior's z at zero noise).
         """
-        return self.posterior_layer.location(self.encode(x, training, labels))
+        return self.posterior_layer.location(self.encode(x, training, condition))
 
-    def decode(self, z, training=False, labels=None):
-        """Returns the likelihood p(x|z) (p(x|z, y) given `labels`), with one whole example per event.
+    @deprecation.renamed("labels", "condition")
+    def decode(self, z, training=False, condition=None):
+        """Returns the likelihood p(x|z) (p(x|z, c) given a `condition`), with one whole example per event.
         A distribution of the data: the likelihood's, pushed back through the
         model's preprocessing (`kvae.preprocessing`) if it has one.
         """
-        distribution = self.likelihood.distribution(self.decoder_params(z, training=training, labels=labels))
+        distribution = self.likelihood.distribution(self.decoder_params(z, training, condition))
         return self.preprocessing.data_distribution(distribution)
 
-    def _data_mean(self, z, training=False, labels=None):
-        # The mean of p(x|z) in data units (an affine preprocessing maps means to means).
-        mean = self.likelihood.distribution(self.decoder_params(z, training=training, labels=labels)).mean()
+    def _data_mean(self, z, condition, training=False):
+        # The mean of p(x|z) in data units (an affine preprocessing maps means to means), for a converted condition.
+        mean = self.likelihood.distribution(self._decoder_params(z, condition, training)).mean()
         return self.preprocessing.inverse(mean)
 
-    def decoder_params(self, z, training=False, labels=None):
-        """The decoder's output for z (and the `labels` of a conditional VAE), as float32 likelihood parameters."""
-        return self._decoder_params(z, self.condition(labels), training)
+    @deprecation.renamed("labels", "condition")
+    def decoder_params(self, z, training=False, condition=None):
+        """The decoder's output for z (and the `condition` of a conditional VAE), as float32 likelihood parameters."""
+        return self._decoder_params(z, self.condition.convert(condition), training)
 
     def _decoder_params(self, z, condition, training=False):
         z = tf.convert_to_tensor(z, dtype=self.distribution_dtype)
@@ -379,17 +379,22 @@ class VAE(execution.KerasExecution, keras.Model):
 
     def call(self, inputs, training=False):
         # `model(x)` and `predict` give the deterministic reconstruction; a
-        # conditional VAE takes `{"x": x, "labels": y}`.
+        # conditional VAE takes `{"x": x, "condition": c}` (kvae 0.1 said "labels").
         if isinstance(inputs, dict):
-            return self.reconstruct(inputs["x"], training=training, labels=inputs.get("labels"))
+            condition = inputs.get("condition", inputs.get("labels"))
+            return self.reconstruct(inputs["x"], training=training, condition=condition)
         return self.reconstruct(inputs, training=training)
 
-    def reconstruct(self, x, training=False, labels=None):
+    @deprecation.renamed("labels", "condition")
+    def reconstruct(self, x, training=False, condition=None):
         """Mean of p(x|z) at the posterior's location z (`embed`): a deterministic reconstruction."""
-        labels = self.condition(labels)
-        return self._data_mean(self.embed(x, training, labels), training, labels)
+        u, _ = self.preprocessing.forward(self._built_for(x))
+        condition = self.condition.convert(condition)
+        z = self.posterior_layer.location(self._encode(u, condition, training))
+        return self._data_mean(z, condition, training)
 
-    def sample(self, num_samples, seed=None, mean=True, labels=None):
+    @deprecation.renamed("labels", "condition")
+    def sample(self, num_samples, seed=None, mean=True, condition=None):
         """Draws `num_samples` examples from the model.
         Args:
             num_samples: int. How many examples.
@@ -397,37 +402,40 @@ class VAE(execution.KerasExecution, keras.Model):
                 model's seed generator.
             mean: bool. If True, return the mean of p(x|z) for each prior draw z
                 (the usual picture of "samples"); if False, draw x ~ p(x|z).
-            labels: for a conditional VAE, one label per sample (class ids
-                `[num_samples]` or one-hot rows), or one label for all.
+            condition: for a conditional VAE, one condition per sample (for
+                class labels: ids `[num_samples]` or one-hot rows), or one
+                for all.
         """
         seed = self._stateless_seed(seed)
         z_seed, x_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         z = self.prior.sample(int(num_samples), seed=z_seed)
-        if labels is not None and np.ndim(labels) == (0 if self.num_classes else len(self.condition_shape or ())):
-            labels = np.repeat(np.asarray(labels)[np.newaxis], int(num_samples), axis=0)  # one label for all
+        condition = self.condition.convert(self.condition.per_example(condition, num_samples))
         if mean:
-            return self._data_mean(z, labels=labels)
-        return self.decode(z, labels=labels).sample(seed=x_seed)
+            return self._data_mean(z, condition)
+        distribution = self.likelihood.distribution(self._decoder_params(z, condition))
+        return self.preprocessing.data_distribution(distribution).sample(seed=x_seed)
 
-    def generate(self, seeds, labels=None):
+    @deprecation.renamed("labels", "condition")
+    def generate(self, seeds, condition=None):
         """One example per seed: the mean of p(x|z) at z drawn from the prior with that seed.
         Deterministic (stateless random numbers): the same seed gives the same
         example, in this process, in another, or behind TF Serving.
 
         Args:
             seeds: int64 tensor `[batch]`.
-            labels: the conditional VAE's labels, one per seed: the same
-                (seed, label), the same example.
+            condition: a conditional VAE's conditions, one per seed: the same
+                (seed, condition), the same example.
 
         Returns:
             `(examples, z)`: `[batch, *event_shape]` and `[batch, latent_dim]`.
         """
         z = self.prior_layer.sample_for_seeds(seeds)
-        return self._data_mean(z, labels=labels), z
+        return self._data_mean(z, self.condition.convert(condition)), z
 
-    def score(self, x, num_samples=100, seed=0, labels=None):
-        """Per-example anomaly scores in nats: `kvae.evaluation.score(self, x, num_samples, seed, labels)`."""
-        return evaluation.score(self, self._as_inputs(x), num_samples, seed, labels=labels)
+    @deprecation.renamed("labels", "condition")
+    def score(self, x, num_samples=100, seed=0, condition=None):
+        """Per-example anomaly scores in nats: `kvae.evaluation.score(self, x, num_samples, seed, condition)`."""
+        return evaluation.score(self, self._as_inputs(x), num_samples, seed, condition=condition)
 
     # --- Export -----------------------------------------------------------------
 
@@ -463,9 +471,10 @@ class VAE(execution.KerasExecution, keras.Model):
             if self.conditional:
                 if y is None:
                     raise ValueError(
-                        "a conditional VAE trains and evaluates on (x, y): pass the labels as `y`, received x alone"
+                        "a conditional VAE trains and evaluates on (x, y): pass the conditions as `y`, received x "
+                        "alone"
                     )
-                conditions.check_labels(y, self.num_classes, self.condition_shape, len(x), "y")
+                self.condition.check(y, len(x), "y")
 
     @property
     def metrics(self):
@@ -477,20 +486,25 @@ class VAE(execution.KerasExecution, keras.Model):
             self.active_units_tracker,
         ]
 
-    def elbo_terms(self, x, training=False, labels=None):
+    @deprecation.renamed("labels", "condition")
+    def elbo_terms(self, x, training=False, condition=None):
         """Per-example reconstruction NLL and KL, each `[batch]`, in nats.
         Both are single-sample estimates of the ELBO's terms: the NLL at one
         reparameterised z ~ q(z|x), the KL in closed form. The noise ε is drawn
         for the global batch and each replica takes its own rows, so an example
         gets the same ε however the batch is split across devices.
         """
-        forward = self.forward(x, self.condition(labels), training)
+        forward = self.forward(x, condition, training)
         reconstruction, kl_per_dim, _ = forward.elbo_terms(forward.noise())
         return reconstruction, tf.reduce_sum(kl_per_dim, axis=-1)
 
     def _data_condition(self, y):
         # The condition of a step's data: its targets for a conditional VAE, nothing otherwise.
-        return self.condition(y, argument="y") if self.conditional else None
+        if not self.conditional:
+            return None
+        if y is None:
+            raise self.condition.missing("y")
+        return y
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -525,14 +539,15 @@ class VAE(execution.KerasExecution, keras.Model):
 
     # --- Evaluation -------------------------------------------------------------
 
-    def log_likelihood(self, x, num_samples=1000, batch_size=None, seed=0, verbose=0, labels=None):
+    @deprecation.renamed("labels", "condition")
+    def log_likelihood(self, x, num_samples=1000, batch_size=None, seed=0, verbose=0, condition=None):
         """Importance-weighted estimate of log p(x) per example, in nats (`kvae.evaluation.log_likelihood`).
-        For a conditional VAE, log p(x|y) given the `labels`. Seeded and
+        For a conditional VAE, log p(x|c) given the `condition`. Seeded and
         stateless: it never draws from the training noise generator.
         """
 
         return evaluation.log_likelihood(
-            self, x, num_samples, batch_size=batch_size, seed=seed, verbose=verbose, labels=labels
+            self, x, num_samples, batch_size=batch_size, seed=seed, verbose=verbose, condition=condition
         )
 
     # --- Helpers ----------------------------------------------------------------
@@ -590,9 +605,8 @@ class VAE(execution.KerasExecution, keras.Model):
                 "prior": keras.saving.serialize_keras_object(self.prior_layer),
                 "posterior": keras.saving.serialize_keras_object(self.posterior_layer),
                 "objective": keras.saving.serialize_keras_object(self.objective),
-                "num_classes": self.num_classes,
-                "condition_shape": self.condition_shape,
                 "preprocessing": keras.saving.serialize_keras_object(self.preprocessing),
+                "condition": keras.saving.serialize_keras_object(self.condition),
             }
         )
         return config
@@ -601,7 +615,7 @@ class VAE(execution.KerasExecution, keras.Model):
     def from_config(cls, config):
         # Deserialising mutates nested dicts; leave the caller's config intact.
         config = copy.deepcopy(config)
-        for key in ("encoder", "decoder", "likelihood", "prior", "posterior", "objective", "preprocessing"):
+        for key in ("encoder", "decoder", "likelihood", "prior", "posterior", "objective", "preprocessing", "condition"):
             if key in config:  # configs of earlier kvae versions have no prior/posterior/objective
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)

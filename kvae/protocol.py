@@ -1,7 +1,7 @@
 """What parts require of each other and provide, and the one generic check of a combination.
 
 A `kvae.VAE` is a set of parts by role (`"prior"`, `"posterior"`,
-`"objective"`, `"likelihood"`) and the model itself (`"model"`). Each part
+`"objective"`, `"likelihood"`, `"preprocessing"`, `"condition"`). Each part
 class declares the capabilities it `provides` (a frozenset of the names
 below) and each part instance lists its `requirements()`: `Requirement`s on
 the capabilities of other roles. `check` raises the first unmet requirement
@@ -18,7 +18,8 @@ Capabilities:
   dimensions (`tfd.Independent` of a scalar family), so its KL against the
   other factorized part is a sum of one closed-form term per dimension. Free
   bits act on those terms.
-- `"unconditional"` (model): the VAE takes no condition.
+- `"unconditional"` (condition): the VAE takes no condition
+  (`kvae.conditions.Unconditional`).
 """
 
 import dataclasses
@@ -30,9 +31,6 @@ CAPABILITIES = {
     "factorized": "a KL with a closed form per latent dimension",
     "unconditional": "an unconditional VAE",
 }
-
-# What a model lacking a capability is, for the message.
-_LACKING = {"unconditional": "a conditional one"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +62,7 @@ class Requirement:
 
 
 class Part:
-    """What every part (prior, posterior, objective, likelihood) answers, besides its own maths.
+    """What every part (prior, posterior, objective, likelihood, preprocessing, condition) answers, besides its maths.
 
     Mixed into each kind's base class, before `keras.layers.Layer`.
     """
@@ -90,37 +88,28 @@ class Part:
 
 
 def unmet(requirement, parts, registries):
-    """The error message for `requirement` given `parts` (dict role → part or model capabilities), or None.
+    """The error message for `requirement` given `parts` (dict role → part), or None.
 
     `registries` (dict role → `kvae.registry.Registry`) name the built-in parts
     that would provide what is missing.
     """
-    missing = [(role, capability) for role, capability in requirement.needs if capability not in _provides(parts[role])]
-    if not missing:
+    if all(capability in parts[role].provides for role, capability in requirement.needs):
         return None
     subject = requirement.subject + (f" ({requirement.reason})" if requirement.reason else "")
-    roles = [role for role, _ in requirement.needs if role != "model"]
-    if roles:
-        names = _names([(role, registries[role].providers(capability)) for role, capability in requirement.needs])
-        received = " and the ".join(f"{type(parts[role]).__name__} {role}" for role in roles)
-        message = f"{subject} needs {requirement.capability} ({names}), received the {received}"
-    else:
-        message = f"{subject} needs {requirement.capability}, received {_LACKING.get(missing[0][1], 'one without it')}"
+    names = _names([(role, registries[role].providers(capability)) for role, capability in requirement.needs])
+    received = " and the ".join(f"{type(parts[role]).__name__} {role}" for role, _ in requirement.needs)
+    message = f"{subject} needs {requirement.capability} ({names}), received the {received}"
     return message + (f": {requirement.remedy}" if requirement.remedy else "")
 
 
 def check(parts, registries, requirements=None):
     """Raises `ValueError` for the first unmet requirement of the parts (or of `requirements`, if given)."""
     if requirements is None:
-        requirements = [need for part in parts.values() if not isinstance(part, frozenset) for need in part.requirements()]
+        requirements = [need for part in parts.values() for need in part.requirements()]
     for requirement in requirements:
         message = unmet(requirement, parts, registries)
         if message:
             raise ValueError(message)
-
-
-def _provides(part):
-    return part if isinstance(part, frozenset) else part.provides
 
 
 def _names(role_names):

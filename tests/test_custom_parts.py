@@ -2,7 +2,8 @@
 
 A Laplace prior (KL estimated by Monte Carlo: TFP has no closed form against
 the posterior), a diagonal Gaussian posterior with exp-parameterised scales, the
-capacity objective of Burgess et al. (2018) and a Laplace likelihood.
+capacity objective of Burgess et al. (2018), a Laplace likelihood, and a
+condition on an angle, given in radians and seen by the networks as (cos, sin).
 """
 
 import keras
@@ -89,8 +90,47 @@ class LaplaceLikelihood(kvae.likelihoods.Likelihood):
         return self._independent(tfd.Laplace(p["loc"], p["scale"]), p["loc"])
 
 
+@keras.saving.register_keras_serializable(package="custom_parts_test")
+class Angle(kvae.conditions.Condition):
+    """A condition on one angle θ per example, in radians, fed to the networks as (cos θ, sin θ)."""
+
+    @property
+    def shape(self):
+        return (2,)
+
+    @property
+    def value_shape(self):
+        return ()
+
+    def expected(self):
+        return "one angle in radians per example"
+
+    def check(self, values, num_examples, argument="condition"):
+        values = np.asarray(values, dtype="float64")
+        if values.shape != (num_examples,) or not np.isfinite(values).all():
+            raise ValueError(f"`{argument}` must be {num_examples} finite angles, received shape {values.shape}")
+
+    def convert(self, values, argument="condition"):
+        if values is None:
+            raise self.missing(argument)
+        theta = tf.cast(tf.convert_to_tensor(values), tf.float32)
+        return tf.stack([tf.cos(theta), tf.sin(theta)], axis=-1)
+
+    def spec(self):
+        return tf.TensorSpec([None], tf.float32, name="angle")
+
+    def served(self, value, other, other_name):
+        check = tf.debugging.assert_equal(tf.shape(value)[0], tf.shape(other)[0],
+                                          message=f"input `angle` must have one row per row of `{other_name}`")
+        with tf.control_dependencies([check]):
+            return tf.identity(value)
+
+    def example(self, num_examples, seed=0):
+        return np.random.default_rng(seed).uniform(0, 2 * np.pi, size=num_examples).astype("float32")
+
+
 CUSTOM = [LaplacePrior(name="prior"), ExpScaleNormal(name="posterior"), Capacity(name="objective"),
-          LaplaceLikelihood(name="likelihood")]
+          LaplaceLikelihood(name="likelihood"), Angle(name="condition")]
 IDS = [type(part).__name__ for part in CUSTOM]
 
 
@@ -121,6 +161,16 @@ def test_the_laplace_prior_kl_is_the_monte_carlo_estimate():
     z, log_q = forward.sample(epsilon)
     _, kl, _ = forward.elbo_terms(epsilon)
     np.testing.assert_allclose(kl[:, 0], log_q - forward.prior.log_prob(z), rtol=1e-6)
+
+
+def test_an_angle_and_the_same_angle_plus_a_turn_are_the_same_condition():
+    model = kvae.testing.small_vae([Angle()])
+    x = kvae.testing.data(n=3)
+    theta = np.array([0.5, 1.0, 2.0], "float32")
+    np.testing.assert_allclose(model.reconstruct(x, condition=theta), model.reconstruct(x, condition=theta + 2 * np.pi),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match=r"`y` must be 16 finite angles, received shape \(16, 2\)"):
+        model.fit(kvae.testing.data(), np.zeros((16, 2)), verbose=0)
 
 
 def test_free_bits_refuse_a_prior_that_does_not_factorize_its_kl():

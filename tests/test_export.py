@@ -103,13 +103,13 @@ def test_a_conditional_vae_serves_by_label_without_kvae(tmp_path, loader):
     flags = ["--session"] if loader.startswith("session") else []
     outputs = _run_in_fresh_process(path, requests, tmp_path, *flags)
     x, z = requests["encode/x"], requests["decode/z"]
-    sample, _ = model.generate(requests["generate/seed"], labels=labels)
+    sample, _ = model.generate(requests["generate/seed"], condition=labels)
     expected = {
         "generate/sample": sample,
-        "reconstruct/reconstruction": model.reconstruct(x, labels=labels),
-        "decode/probs": model.likelihood.parameters(model.decoder_params(z, labels=labels))["probs"],
-        **{f"encode/{k}": v for k, v in model.posterior_layer.outputs(model.encode(x, labels=labels)).items()},
-        **{f"score/{k}": v for k, v in model.score(x, num_samples=16, labels=labels).items()},
+        "reconstruct/reconstruction": model.reconstruct(x, condition=labels),
+        "decode/probs": model.likelihood.parameters(model.decoder_params(z, condition=labels))["probs"],
+        **{f"encode/{k}": v for k, v in model.posterior_layer.outputs(model.encode(x, condition=labels)).items()},
+        **{f"score/{k}": v for k, v in model.score(x, num_samples=16, condition=labels).items()},
     }
     for key, value in expected.items():
         np.testing.assert_allclose(outputs[key], np.asarray(value), rtol=1e-5, atol=1e-5, err_msg=key)

@@ -87,10 +87,10 @@ def test_the_family_stays_float32_under_mixed_precision(policy, prior, posterior
     y = None if num_classes is None else np.arange(16) % num_classes
     history = model.fit(x, y, batch_size=4, epochs=2, verbose=0).history
     assert all(np.isfinite(v).all() for v in history.values())
-    log_px = model.log_likelihood(x, num_samples=8, labels=y)
+    log_px = model.log_likelihood(x, num_samples=8, condition=y)
     assert log_px.dtype == np.float32 and np.isfinite(log_px).all()
     labels = None if num_classes is None else [0, 2]
-    assert model.generate(tf.constant([1, 2], tf.int64), labels=labels)[1].dtype == tf.float32
+    assert model.generate(tf.constant([1, 2], tf.int64), condition=labels)[1].dtype == tf.float32
 
 
 @pytest.mark.e2e

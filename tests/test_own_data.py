@@ -87,7 +87,7 @@ def test_image_folder_decodes_the_files_with_their_class_labels(folder):
     source = kvae.data.ImageFolder(folder, "8x8")
     assert (source.num_train, source.num_test) == (360, 40)
     assert source.class_names == [str(k) for k in range(10)] and source.event_shape == (8, 8, 1)
-    x, y = _all(source.test_dataset(16, labels=True), labels=True)
+    x, y = _all(source.test_dataset(16, with_labels=True), labels=True)
     # Each test image is one of the digits written, with its own label.
     index = {PIXELS[i].tobytes(): i for i in range(len(PIXELS))}
     found = [index[np.round(image * 255).astype(np.uint8).tobytes()] for image in x]
@@ -136,7 +136,7 @@ def test_tfrecord_shards_hold_the_examples_and_labels(shards, feature, dtype):
                                       label_feature="label")
     assert source.num_train + source.num_test == len(PIXELS) and source.num_test > 0
     assert source.event_shape == (8, 8, 1) and source.class_names == [str(k) for k in range(10)]
-    x, y = _all(source.test_dataset(64, labels=True), labels=True)
+    x, y = _all(source.test_dataset(64, with_labels=True), labels=True)
     index = {PIXELS[i].tobytes(): i for i in range(len(PIXELS))}
     found = [index[np.round(image * 255).astype(np.uint8).tobytes()] for image in x]
     np.testing.assert_array_equal(y, Y[found])

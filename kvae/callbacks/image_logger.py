@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from kvae import deprecation
 from kvae import plotting
 from kvae.callbacks.pictures import PictureCallback
 
@@ -29,6 +30,8 @@ class ImageLogger(PictureCallback):
         out_dir: str or None. Folder for the PNG files.
         log_dir: str or None. TensorBoard log folder.
         value_range: pair of float. Data values shown as black and white.
+        condition: a conditional VAE's conditions for `x` (its samples are
+            drawn one row per class, or at its conditions' `example` values).
 
     Example:
 
@@ -43,6 +46,7 @@ class ImageLogger(PictureCallback):
     ['reconstructions_epoch_0001.png', 'samples_epoch_0001.png']
     """
 
+    @deprecation.renamed("labels", "condition")
     def __init__(
         self,
         x,
@@ -53,10 +57,10 @@ class ImageLogger(PictureCallback):
         out_dir=None,
         log_dir=None,
         value_range=(0.0, 1.0),
-        labels=None,
+        condition=None,
     ):
         super().__init__(every=every, out_dir=out_dir, log_dir=log_dir)
-        self.labels = None if labels is None else np.asarray(labels)
+        self.condition = None if condition is None else np.asarray(condition)
         self.x = np.asarray(x, dtype=np.float32)
         if self.x.ndim < 2 or len(self.x) == 0:
             raise ValueError(f"`x` must be a non-empty batch of examples [n, ...], received shape {self.x.shape}")
@@ -66,12 +70,11 @@ class ImageLogger(PictureCallback):
         self.value_range = tuple(value_range)
 
     def pictures(self, epoch):
-        sample_labels = None
-        if self.model.conditional:  # one row per class
-            sample_labels = plotting.class_rows(self.model.num_classes, self.columns)[: self.num_samples]
-        samples = np.asarray(self.model.sample(len(sample_labels) if sample_labels is not None else self.num_samples,
-                                               seed=self.seed, labels=sample_labels))
-        reconstructions = np.asarray(self.model.reconstruct(self.x, labels=self.labels))
+        grid = self.model.condition.grid(self.columns)  # a conditional VAE: one row per class (or condition)
+        grid = None if grid is None else grid[: self.num_samples]
+        samples = np.asarray(self.model.sample(self.num_samples if grid is None else len(grid), seed=self.seed,
+                                               condition=grid))
+        reconstructions = np.asarray(self.model.reconstruct(self.x, condition=self.condition))
         pairs = []
         for start in range(0, len(self.x), self.columns):
             pairs += [self.x[start : start + self.columns], reconstructions[start : start + self.columns]]

@@ -14,9 +14,9 @@ def run(args):
     run.check_writable()  # before the evaluation, which can take minutes
     data = sources.open_data(config, args.data_dir)
     x, y = sources.test_examples(data, config.get("binarize", False), limit=args.max_examples)
-    labels = y if model.conditional else None  # scores log p(x|y)
+    condition = y if model.conditional else None  # scores log p(x|y)
     result = kvae.evaluation.evaluate(model, x, args.iw_samples, args.batch_size, args.seed, verbose=1,
-                                      labels=labels)
+                                      condition=condition)
     with run.writing():
         run.write_json(kvae.run_folder.EVALUATION, result)
     print(

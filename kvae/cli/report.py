@@ -56,8 +56,8 @@ def write_report(run, model, data, x_test, y_test, seed=0):
     names = _class_names(data)
     condition = y_test if model.conditional else None  # what a conditional model is given
     if model.conditional:
-        labels = plotting.class_rows(model.num_classes, SAMPLE_COLUMNS)
-        plotting.save_samples(run_dir / "samples.png", np.asarray(model.sample(len(labels), seed=seed, labels=labels)),
+        labels = model.condition.grid(SAMPLE_COLUMNS)
+        plotting.save_samples(run_dir / "samples.png", np.asarray(model.sample(len(labels), seed=seed, condition=labels)),
                               columns=SAMPLE_COLUMNS)
         rows = ", ".join(f"{c}: {names[c]}" for c in range(model.num_classes))
         pictures.append((f"Samples, one row per class, {SAMPLE_COLUMNS} prior draws each (rows {rows})", "samples.png"))
@@ -67,13 +67,13 @@ def write_report(run, model, data, x_test, y_test, seed=0):
     n = min(10, len(x_test))
     plotting.save_grid(
         run_dir / "reconstructions.png",
-        [x_test[:n], np.asarray(model.reconstruct(x_test[:n], labels=None if condition is None else condition[:n]))],
+        [x_test[:n], np.asarray(model.reconstruct(x_test[:n], condition=None if condition is None else condition[:n]))],
         titles=["inputs", "reconstructions"],
     )
     pictures.append(("Test inputs and reconstructions", "reconstructions.png"))
 
     shown = slice(0, SCATTER_EXAMPLES)
-    loc = np.asarray(model.embed(x_test[shown], labels=None if condition is None else condition[shown]))
+    loc = np.asarray(model.embed(x_test[shown], condition=None if condition is None else condition[shown]))
     labels = None if y_test is None else y_test[shown]
     fig = plotting.latent_scatter(loc, labels, class_names=list(data.class_names) if data.has_labels else None)
     plotting.save_png(run_dir / LATENT, plotting.figure_to_image(fig))
@@ -81,12 +81,12 @@ def write_report(run, model, data, x_test, y_test, seed=0):
     label = 0 if model.conditional else None  # a conditional model's latent pictures are for class 0
     given = f" given class 0 ({names[0]})" if model.conditional else ""
     if model.latent_dim == 2:
-        plotting.save_png(run_dir / MANIFOLD, plotting.tile(plotting.manifold(model, 15, label=label), 15))
+        plotting.save_png(run_dir / MANIFOLD, plotting.tile(plotting.manifold(model, 15, condition=label), 15))
         pictures.append((f"Latent manifold (decoder means on a grid of prior quantiles){given}", MANIFOLD))
     else:
         dims = [int(d) for d in np.argsort(-loc.var(axis=0))[:10]]
         values = np.linspace(-3, 3, 9)
-        images = plotting.traversal(model, dims=dims, values=values, label=label)
+        images = plotting.traversal(model, dims=dims, values=values, condition=label)
         plotting.save_png(run_dir / TRAVERSAL, plotting.tile(images, 9))
         listed = ", ".join(str(d) for d in dims)
         pictures.append(

@@ -17,8 +17,8 @@ def run(args):
         labels = np.full(args.n, args.label, np.int64)
     elif model.conditional:  # one row per class, `n` samples in all
         columns = max(1, -(-args.n // model.num_classes))
-        labels = plotting.class_rows(model.num_classes, columns)[: args.n]
-    samples = np.asarray(model.sample(args.n, seed=args.seed, labels=labels))
+        labels = model.condition.grid(columns)[: args.n]
+    samples = np.asarray(model.sample(args.n, seed=args.seed, condition=labels))
     plotting.save_samples(args.out, samples, columns=columns)
     rows = f" (one row per class, {columns} per row)" if labels is not None and args.label is None else ""
     print(f"wrote {args.n} samples to {args.out}{rows}")

@@ -31,12 +31,12 @@ def test_examples(source, binarize, limit=None):
     return (kvae.data.binarize(x, seed=0) if binarize else x), y
 
 
-def test_dataset(source, batch_size, binarize, labels):
+def test_dataset(source, batch_size, binarize, with_labels):
     """The test split as a dataset, binarised as `test_examples` is."""
     if binarize:
         x, y = test_examples(source, binarize)
-        return kvae.data.make_dataset(x, batch_size, labels=y if labels else None)
-    return source.test_dataset(batch_size, labels=labels)
+        return kvae.data.make_dataset(x, batch_size, y=y if with_labels else None)
+    return source.test_dataset(batch_size, with_labels=with_labels)
 
 
 def sharded_by_file(data, strategy):
@@ -62,7 +62,7 @@ def file_sharded_stream(data, strategy, args, steps, epoch, skip):
         print(f"worker {shard[1]} of {shard[0]} reads {len(range(shard[1], data.num_files, shard[0]))} of "
               f"{data.num_files} files")
         ds = data.train_dataset(context.get_per_replica_batch_size(args.batch_size), seed=args.seed,
-                                start_epoch=epoch, labels=args.conditional, binarize=args.binarize, shard=shard,
+                                start_epoch=epoch, with_labels=args.conditional, binarize=args.binarize, shard=shard,
                                 steps=steps * local)
         return ds.skip(skip * local) if skip else ds
 

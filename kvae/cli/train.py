@@ -103,7 +103,7 @@ def _train(args, data, strategy, config, epochs, steps, state, chief):
     def stream(epoch, skip=0):
         if sources.sharded_by_file(data, strategy):
             return sources.file_sharded_stream(data, strategy, args, steps, epoch, skip)
-        ds = data.train_dataset(args.batch_size, seed=args.seed, start_epoch=epoch, labels=labels,
+        ds = data.train_dataset(args.batch_size, seed=args.seed, start_epoch=epoch, with_labels=labels,
                                 binarize=args.binarize)
         return ds.skip(skip) if skip else ds
 
@@ -276,7 +276,7 @@ def _callbacks(args, out, steps, x_test, y_test, chief):
     if args.image_every:
         callbacks.append(kvae.callbacks.ImageLogger(
             x_test[:16], every=args.image_every, seed=args.seed, out_dir=out / "images", log_dir=log_dir,
-            labels=None if y_test is None else y_test[:16],
+            condition=None if y_test is None else y_test[:16],
         ))
     return callbacks
 

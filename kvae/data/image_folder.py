@@ -87,10 +87,10 @@ class ImageFolder(Source):
         self._test = (np.array(test_paths), _labels(test_paths, class_names, test_root))
         self.num_train, self.num_test = len(train_paths), len(test_paths)
 
-    def _decode(self, ds, labels):
+    def _decode(self, ds, with_labels):
         load = self.transform.load
         parallel = tf.data.AUTOTUNE
-        if labels:
+        if with_labels:
             return ds.map(lambda p, y: (load(p), y), num_parallel_calls=parallel, deterministic=True)
         return ds.map(lambda p, y: load(p), num_parallel_calls=parallel, deterministic=True)
 
@@ -102,21 +102,21 @@ class ImageFolder(Source):
         """Decodes every file again; raises naming one that is now unreadable (`kvae train` on a failed read)."""
         _scan([*self._train[0].tolist(), *self._test[0].tolist()], self.argument)
 
-    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, with_labels=False, binarize=False, shard=None,
                       steps=None):
         paths, ys = (tf.constant(shard_of(a, shard)) for a in self._train)
 
         def epoch(epoch_seed):
             order = permutation(tf.size(paths, out_type=tf.int64), epoch_seed)
             files = tf.data.Dataset.from_tensor_slices((tf.gather(paths, order), tf.gather(ys, order)))
-            ds = fixed_length(self._decode(files, labels).batch(batch_size), steps)
-            return binarize_batches(ds, epoch_seed, labels) if binarize else ds
+            ds = fixed_length(self._decode(files, with_labels).batch(batch_size), steps)
+            return binarize_batches(ds, epoch_seed, with_labels) if binarize else ds
 
         return epoch_stream(start_epoch, seed, epoch).prefetch(2).with_options(stream_options())
 
-    def test_dataset(self, batch_size, labels=False):
+    def test_dataset(self, batch_size, with_labels=False):
         files = tf.data.Dataset.from_tensor_slices(self._test)
-        return self._decode(files, labels).batch(batch_size).prefetch(2).with_options(stream_options())
+        return self._decode(files, with_labels).batch(batch_size).prefetch(2).with_options(stream_options())
 
 
 def _list(directory, argument):

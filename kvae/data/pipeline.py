@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from kvae import checks
+from kvae import deprecation
 from kvae.data.splits import check_examples
 
 # "Forever" for an epoch stream; far beyond any real run, and fits in int64.
@@ -17,8 +18,9 @@ def steps_per_epoch(num_examples, batch_size):
     return math.ceil(num_examples / batch_size)
 
 
-def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False, start_epoch=None, labels=None):
-    """Returns a batched `tf.data.Dataset` of examples, or of `(x, labels)` pairs.
+@deprecation.renamed("labels", "y")
+def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False, start_epoch=None, y=None):
+    """Returns a batched `tf.data.Dataset` of examples, or of `(x, y)` pairs.
 
     Two modes:
 
@@ -47,8 +49,9 @@ def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False, start_
         binarize: bool. Replace each value p by a fresh Bernoulli(p) draw in
             every epoch (dynamic binarisation, as for binarised MNIST).
         start_epoch: int or None. First epoch of an endless, epoch-keyed stream.
-        labels: array `[n, ...]` or None. Labels kept with their examples (a
-            conditional VAE's `y`); batches are then `(x, labels)` pairs.
+        y: array `[n, ...]` or None. Kept with their examples (a conditional
+            VAE's conditions, e.g. class ids); batches are then `(x, y)`
+            pairs, as `fit` takes them.
 
     Example:
 
@@ -64,11 +67,11 @@ def make_dataset(x, batch_size, shuffle=False, seed=None, binarize=False, start_
         raise ValueError(
             f"`x` must be in [0, 1] to binarize, received values in [{x.min():.4g}, {x.max():.4g}]"
         )
-    if labels is not None:
-        labels = np.asarray(labels)
-        if len(labels) != len(x):
-            raise ValueError(f"`labels` must have one row per example ({len(x)}), received {len(labels)}")
-        x = (x, labels)
+    if y is not None:
+        y = np.asarray(y)
+        if len(y) != len(x):
+            raise ValueError(f"`y` must have one row per example ({len(x)}), received {len(y)}")
+        x = (x, y)
     if start_epoch is None:
         ds = _one_pass(x, batch_size, shuffle, binarize, seed)
     else:

@@ -47,7 +47,7 @@ class Source:
     def has_labels(self):
         return self.class_names is not None
 
-    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, with_labels=False, binarize=False, shard=None,
                       steps=None):
         """An endless stream of epochs `start_epoch, start_epoch + 1, ...` of batches.
 
@@ -56,7 +56,7 @@ class Source:
                 input pipeline's share of it when `shard` is given).
             seed: int. Seed of each epoch's order (and binarisation noise).
             start_epoch: int. The first epoch of the stream.
-            labels: bool. Batches of `(x, class ids)`.
+            with_labels: bool. Batches of `(x, class ids)` pairs (Keras' `(x, y)`).
             binarize: bool. Dynamic binarisation (values in [0, 1]).
             shard: `(num_shards, index)` or None. Read only files
                 `index, index + num_shards, ...` (sources with `num_files`).
@@ -76,7 +76,7 @@ class Source:
         Arrays in memory were checked when loaded: nothing to do.
         """
 
-    def test_dataset(self, batch_size, labels=False):
+    def test_dataset(self, batch_size, with_labels=False):
         """One pass over the test split, in a fixed order."""
         raise NotImplementedError
 
@@ -84,7 +84,7 @@ class Source:
         """The first `limit` test examples (all by default) and their labels (or None), as arrays."""
         x, y = [], []
         taken = 0
-        for batch in self.test_dataset(256, labels=self.has_labels):
+        for batch in self.test_dataset(256, with_labels=self.has_labels):
             xb, yb = batch if self.has_labels else (batch, None)
             x.append(xb.numpy())
             if yb is not None:
@@ -98,7 +98,7 @@ class Source:
     def cached(self):
         """This data set decoded once into memory (an `ArraySource`): the fastest pipeline, if it fits."""
         x_train, y_train = [], []
-        for batch in self.train_dataset(1024, seed=0, labels=self.has_labels).take(
+        for batch in self.train_dataset(1024, seed=0, with_labels=self.has_labels).take(
                 -(-self.num_train // 1024)):
             xb, yb = batch if self.has_labels else (batch, None)
             x_train.append(xb.numpy())
@@ -136,15 +136,15 @@ class ArraySource(Source):
             class_names = [str(k) for k in range(int(max(splits.y_train.max(), splits.y_test.max())) + 1)]
         self.class_names = class_names
 
-    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, with_labels=False, binarize=False, shard=None,
                       steps=None):
         if shard is not None or steps is not None:
             raise ValueError("arrays in memory are sharded by data (tf.data's AutoShardPolicy.DATA), not by file")
         return make_dataset(self.splits.x_train, batch_size, shuffle=True, seed=seed, binarize=binarize,
-                            start_epoch=start_epoch, labels=self.splits.y_train if labels else None)
+                            start_epoch=start_epoch, y=self.splits.y_train if with_labels else None)
 
-    def test_dataset(self, batch_size, labels=False):
-        return make_dataset(self.splits.x_test, batch_size, labels=self.splits.y_test if labels else None)
+    def test_dataset(self, batch_size, with_labels=False):
+        return make_dataset(self.splits.x_test, batch_size, y=self.splits.y_test if with_labels else None)
 
     def test_arrays(self, limit=None):
         y = self.splits.y_test

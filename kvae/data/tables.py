@@ -122,14 +122,14 @@ class TableSource(Source):
             rows = rows.filter(self._keep(train))
         return rows.map(lambda i, v, y: (v, y))
 
-    def _finish(self, rows, batch_size, labels):
+    def _finish(self, rows, batch_size, with_labels):
         # Rows as they are in the file: the model standardises them (`preprocessing()`).
         rows = rows.batch(batch_size)
-        if labels:
+        if with_labels:
             return rows.map(lambda v, y: (v, tf.cast(y, tf.int64)))
         return rows.map(lambda v, y: v)
 
-    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, with_labels=False, binarize=False, shard=None,
                       steps=None):
         if shard is not None:
             raise ValueError("a table is one file: shard it by data (tf.data's AutoShardPolicy.DATA), not by file")
@@ -138,13 +138,13 @@ class TableSource(Source):
 
         def epoch(epoch_seed):
             rows = rotate(self._split(self.path, train=True), self.num_train, epoch_seed)
-            return self._finish(rows.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=False), batch_size, labels)
+            return self._finish(rows.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=False), batch_size, with_labels)
 
         return epoch_stream(start_epoch, seed, epoch).prefetch(2).with_options(stream_options())
 
-    def test_dataset(self, batch_size, labels=False):
+    def test_dataset(self, batch_size, with_labels=False):
         rows = self._split(self.test_path or self.path, train=False)
-        ds = counted(self._finish(rows, batch_size, labels), self.num_test, batch_size)
+        ds = counted(self._finish(rows, batch_size, with_labels), self.num_test, batch_size)
         return ds.prefetch(2).with_options(stream_options())
 
     # -- checking ------------------------------------------------------------------------------

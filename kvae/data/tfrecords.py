@@ -129,7 +129,7 @@ class TFRecordSource(Source):
             spec[self.label_feature] = tf.io.FixedLenFeature([], tf.int64)
         return spec
 
-    def _parse(self, records, labels):
+    def _parse(self, records, with_labels):
         """A batch of serialised records → `x` (or `(x, labels)`)."""
         parsed = tf.io.parse_example(records, self._spec)
         values = parsed[self.feature]
@@ -142,7 +142,7 @@ class TFRecordSource(Source):
             x = tf.reshape(tf.cast(pixels, tf.float32) / 255.0, [-1, *self.event_shape])
         else:
             x = tf.reshape(values, [-1, *self.event_shape])
-        return (x, parsed[self.label_feature]) if labels else x
+        return (x, parsed[self.label_feature]) if with_labels else x
 
     def _records(self, files, file_ids, train):
         """Records of `files` (interleaved in order) with a held-out split, as a dataset of strings.
@@ -175,7 +175,7 @@ class TFRecordSource(Source):
     def num_files(self):
         return len(self.files)
 
-    def train_dataset(self, batch_size, seed=0, start_epoch=0, labels=False, binarize=False, shard=None,
+    def train_dataset(self, batch_size, seed=0, start_epoch=0, with_labels=False, binarize=False, shard=None,
                       steps=None):
         files = tf.constant(shard_of(np.array(self.files), shard))
         ids = tf.constant(shard_of(np.arange(len(self.files), dtype=np.int64), shard))  # the split's keys
@@ -186,15 +186,15 @@ class TFRecordSource(Source):
             if len(self.files) == 1:  # else each epoch's file order already differs
                 records = rotate(records, self.num_train, epoch_seed)
             records = records.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=False)
-            ds = fixed_length(records.batch(batch_size).map(lambda r: self._parse(r, labels)), steps)
-            return binarize_batches(ds, epoch_seed, labels) if binarize else ds
+            ds = fixed_length(records.batch(batch_size).map(lambda r: self._parse(r, with_labels)), steps)
+            return binarize_batches(ds, epoch_seed, with_labels) if binarize else ds
 
         return epoch_stream(start_epoch, seed, epoch).prefetch(2).with_options(stream_options())
 
-    def test_dataset(self, batch_size, labels=False):
+    def test_dataset(self, batch_size, with_labels=False):
         files = self.test_files or self.files
         records = self._records(tf.constant(files), tf.range(len(files), dtype=tf.int64), train=False)
-        ds = records.batch(batch_size).map(lambda r: self._parse(r, labels))
+        ds = records.batch(batch_size).map(lambda r: self._parse(r, with_labels))
         return counted(ds, self.num_test, batch_size).prefetch(2).with_options(stream_options())
 
     def validate(self):

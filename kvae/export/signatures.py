@@ -94,12 +94,8 @@ def input_specs(model):
 
 
 def condition_spec(model):
-    """A conditional VAE's extra input: `label` (int64 class ids `[batch]`) or `condition` (float32), else None."""
-    if model.num_classes is not None:
-        return tf.TensorSpec([None], tf.int64, name="label")
-    if model.condition_shape is not None:
-        return tf.TensorSpec([None, *model.condition_shape], tf.float32, name="condition")
-    return None
+    """A conditional VAE's extra input (`model.condition.spec()`: `label` or `condition`), else None."""
+    return model.condition.spec()
 
 
 def _row_elements(model):
@@ -135,9 +131,10 @@ def build_archive(model, score_samples=100, transform=None, **bounds):
     - `score`: x → `neg_elbo` and `log_likelihood` from `score_samples`
       importance samples; `score_k` takes `num_samples` per row too (all equal).
 
-    A conditional VAE's signatures all take its label too (`label`, int64
-    class ids `[batch]`, or `condition` values): `generate` with `seed` and
-    `label` gives the same example for the same pair in any process.
+    A conditional VAE's signatures all take its condition too, as its
+    `kvae.conditions` part declares (`label`, int64 class ids `[batch]`, or
+    `condition` values) and checks: `generate` with `seed` and `label` gives
+    the same example for the same pair in any process.
 
     Inputs are checked inside: a wrong rank or feature shape, a NaN/Inf, a
     value outside the likelihood's support (Bernoulli: [0, 1]), a label out
@@ -210,38 +207,24 @@ def build_archive(model, score_samples=100, transform=None, **bounds):
     def checked_z(z):
         return checked(z, "z", [None, model.latent_dim])
 
-    def checked_label(label, other, other_name):
-        # None for an unconditional model; else the label, checked against the batch of `other`.
-        if label is None:
-            return None
-        name = "label" if model.num_classes is not None else "condition"
-        checks = [tf.debugging.assert_equal(
-            tf.shape(label)[0], tf.shape(other)[0],
-            message=f"input `{name}` must have one row per row of `{other_name}`")]
-        if model.num_classes is not None:
-            checks += [
-                tf.debugging.assert_non_negative(label, message=f"input `label` must be in [0, {model.num_classes})"),
-                tf.debugging.assert_less(label, tf.constant(model.num_classes, tf.int64),
-                                         message=f"input `label` must be in [0, {model.num_classes})"),
-            ]
-        else:
-            checks.append(tf.debugging.assert_all_finite(label, "input `condition` must hold finite values"))
-        with tf.control_dependencies(checks):
-            return tf.identity(label)
+    def checked_condition(value, other, other_name):
+        # None for an unconditional model; else the served condition, checked by its part against `other`'s rows.
+        return None if value is None else model.condition.served(value, other, other_name)
 
-    def encode(x, label=None):
-        return model.posterior_layer.outputs(model.encode(checked_x(x), labels=checked_label(label, x, "x")))
+    def encode(x, condition=None):
+        return model.posterior_layer.outputs(model.encode(checked_x(x), condition=checked_condition(condition, x, "x")))
 
-    def decode(z, label=None):
-        params = model.likelihood.parameters(model.decoder_params(checked_z(z), labels=checked_label(label, z, "z")))
+    def decode(z, condition=None):
+        params = model.likelihood.parameters(
+            model.decoder_params(checked_z(z), condition=checked_condition(condition, z, "z")))
         return model.preprocessing.data_parameters(params)  # in data units
 
-    def reconstruct(x, label=None):
-        return {"reconstruction": model.reconstruct(checked_x(x), labels=checked_label(label, x, "x"))}
+    def reconstruct(x, condition=None):
+        return {"reconstruction": model.reconstruct(checked_x(x), condition=checked_condition(condition, x, "x"))}
 
-    def generate(seed, label=None):
+    def generate(seed, condition=None):
         seed = checked(seed, "seed", [None])
-        sample, z = model.generate(seed, labels=checked_label(label, seed, "seed"))
+        sample, z = model.generate(seed, condition=checked_condition(condition, seed, "seed"))
         return {"sample": sample, "z": z}
 
     def rows_checked(x, k):
@@ -251,11 +234,11 @@ def build_archive(model, score_samples=100, transform=None, **bounds):
         with tf.control_dependencies([check]):
             return tf.identity(gated(x, rows <= max_rows, [None] + event_shape))
 
-    def score(x, label=None):
+    def score(x, condition=None):
         x = rows_checked(checked_x(x), score_samples)
-        return model.score(x, num_samples=score_samples, labels=checked_label(label, x, "x"))
+        return model.score(x, num_samples=score_samples, condition=checked_condition(condition, x, "x"))
 
-    def score_k(x, num_samples, label=None):
+    def score_k(x, num_samples, condition=None):
         count = tf.size(num_samples)
         rows = tf.concat([tf.shape(x), [0]], 0)[0]
         k = tf.concat([tf.reshape(num_samples, [-1]), [1]], 0)[0]
@@ -275,7 +258,7 @@ def build_archive(model, score_samples=100, transform=None, **bounds):
             k = tf.identity(tf.where(k_ok, k, 1))  # what runs never sees a K past the bound
             x = gated(x, tf.logical_and(count >= 1, tf.equal(count, rows)), [None] + event_shape)
         x = rows_checked(x, k)
-        return model.score(x, num_samples=k, labels=checked_label(label, x, "x"))
+        return model.score(x, num_samples=k, condition=checked_condition(condition, x, "x"))
 
     def finite(fn, name):
         # Finite inputs far outside the data can overflow float32 in the networks: an error, never a NaN.

@@ -36,9 +36,9 @@ def check_transform(model, transform):
         )
 
 
-def image_specs(label_spec):
+def image_specs(condition_spec):
     spec = tf.TensorSpec([None], tf.string, name=IMAGE_INPUT)
-    return {name: [spec] + ([label_spec] if label_spec is not None else []) for name in IMAGE_SIGNATURES}
+    return {name: [spec] + ([condition_spec] if condition_spec is not None else []) for name in IMAGE_SIGNATURES}
 
 
 def declared_pixels(encoded):
@@ -97,9 +97,9 @@ def image_functions(functions, decoding, max_batch, max_pixels=MAX_IMAGE_PIXELS)
             return tf.identity(gated(flat, tf.reduce_all(tf.stack(ok)), [None]))
 
     def on_images(name):
-        def fn(image_bytes, label=None):
+        def fn(image_bytes, condition=None):
             x = decoding.decode_batch(checked(image_bytes))
-            return functions[name](x) if label is None else functions[name](x, label)
+            return functions[name](x) if condition is None else functions[name](x, condition)
 
         return fn
 

@@ -6,13 +6,12 @@ import numpy as np
 import tensorflow as tf
 
 from kvae.data.transforms import ImageDecoding
-from kvae.export.signatures import condition_spec
 from kvae.export.transformed import IMAGE_INPUT, IMAGE_SIGNATURES
 
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 
 
-def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4, label_spec=None, transform=None):
+def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4, condition=None, transform=None):
     """Valid inputs for every signature (what warm-up and the latency bench send).
 
     Args:
@@ -20,8 +19,9 @@ def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4, label_s
         latent_dim: int. Size of z.
         batch_size: int. Rows per request.
         num_samples: int. K for `score_k`.
-        label_spec: `tf.TensorSpec` or None. A conditional VAE's extra input
-            (`kvae.export.condition_spec(model)`), sent as zeros.
+        condition: `kvae.conditions.Condition` or None. A conditional VAE's
+            condition (`model.condition`): its served input, with the valid
+            values it gives (`Condition.example`).
         transform: `kvae.data.ImageDecoding` or None. Adds the image
             signatures' requests (mid-grey PNGs of the training size).
     """
@@ -38,9 +38,10 @@ def example_inputs(event_shape, latent_dim, batch_size=2, num_samples=4, label_s
         png = tf.io.encode_png(tf.fill([*transform.image_size, transform.channels], tf.constant(128, tf.uint8)))
         images = np.array([png.numpy()] * batch_size, dtype=object)
         inputs.update({name: {IMAGE_INPUT: images} for name in IMAGE_SIGNATURES})
-    if label_spec is not None:
-        label = np.zeros((batch_size, *label_spec.shape[1:]), label_spec.dtype.as_numpy_dtype)
-        inputs = {name: {**values, label_spec.name: label} for name, values in inputs.items()}
+    spec = None if condition is None else condition.spec()
+    if spec is not None:
+        value = np.asarray(condition.example(batch_size), spec.dtype.as_numpy_dtype)
+        inputs = {name: {**values, spec.name: value} for name, values in inputs.items()}
     return inputs
 
 
@@ -57,7 +58,7 @@ def write_warmup(saved_model_dir, model, model_name, batch_sizes=(1, 2), transfo
     with tf.io.TFRecordWriter(str(path)) as writer:
         for batch_size in batch_sizes:
             examples = example_inputs(model.event_shape, model.latent_dim, batch_size,
-                                      label_spec=condition_spec(model), transform=transform)
+                                      condition=model.condition, transform=transform)
             for signature, inputs in examples.items():
                 request = predict_pb2.PredictRequest(
                     model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)

@@ -5,7 +5,7 @@ import io
 import numpy as np
 
 
-def manifold(model, size=15, coverage=0.95, label=None):
+def manifold(model, size=15, coverage=0.95, condition=None):
     """Decoded means on a `size × size` grid of z, for a model with `latent_dim == 2`.
 
     The grid points are the standard-normal quantiles of evenly spaced
@@ -17,7 +17,8 @@ def manifold(model, size=15, coverage=0.95, label=None):
         model: `kvae.VAE` with `latent_dim == 2`.
         size: int. Points per axis.
         coverage: float in (0, 1). Prior mass spanned by each axis.
-        label: a conditional VAE's label, the same for every point.
+        condition: a conditional VAE's condition (e.g. one class id), the
+            same for every point.
 
     Returns:
         Array `[size * size, *event_shape]`, row by row; tile with `columns=size`.
@@ -40,10 +41,10 @@ def manifold(model, size=15, coverage=0.95, label=None):
     values = tf.math.ndtri(np.linspace(tail, 1.0 - tail, int(size)).astype(np.float32)).numpy()
     z1, z2 = np.meshgrid(values, values[::-1])
     z = np.stack([z1.ravel(), z2.ravel()], axis=1)
-    return np.asarray(model.decode(z, labels=_repeat(label, len(z))).mean())
+    return np.asarray(model.decode(z, condition=model.condition.per_example(condition, len(z))).mean())
 
 
-def traversal(model, center=None, dims=None, values=np.linspace(-3.0, 3.0, 9), label=None):
+def traversal(model, center=None, dims=None, values=np.linspace(-3.0, 3.0, 9), condition=None):
     """Decoded means as one latent dimension at a time sweeps `values`.
 
     Row r varies z[dims[r]] over `values` with the other coordinates held at
@@ -54,7 +55,8 @@ def traversal(model, center=None, dims=None, values=np.linspace(-3.0, 3.0, 9), l
         center: array `[latent_dim]` or None.
         dims: list of int or None (default: all dimensions, at most 10).
         values: 1-D array of the swept values.
-        label: a conditional VAE's label, the same for every point.
+        condition: a conditional VAE's condition (e.g. one class id), the
+            same for every point.
 
     Returns:
         Array `[len(dims) * len(values), *event_shape]`; tile with
@@ -74,11 +76,7 @@ def traversal(model, center=None, dims=None, values=np.linspace(-3.0, 3.0, 9), l
     z = np.repeat(center[np.newaxis], len(dims) * len(values), axis=0)
     for r, d in enumerate(dims):
         z[r * len(values) : (r + 1) * len(values), d] = values
-    return np.asarray(model.decode(z, labels=_repeat(label, len(z))).mean())
-
-
-def _repeat(label, n):
-    return None if label is None else np.repeat(np.asarray(label)[np.newaxis], n, axis=0)
+    return np.asarray(model.decode(z, condition=model.condition.per_example(condition, len(z))).mean())
 
 
 def pca_2d(points):

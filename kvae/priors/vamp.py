@@ -53,7 +53,7 @@ class VampPrior(Prior):
     def requirements(self):
         return [
             protocol.Requirement(
-                "the VampPrior", (("model", "unconditional"),), reason="its pseudo-inputs have no labels"
+                "the VampPrior", (("condition", "unconditional"),), reason="its pseudo-inputs have no labels"
             ),
             protocol.Requirement(
                 "the VampPrior", (("posterior", "density"),),

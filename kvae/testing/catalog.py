@@ -3,6 +3,7 @@
 import dataclasses
 import itertools
 
+from kvae import conditions
 from kvae import likelihoods
 from kvae import objectives
 from kvae import posteriors
@@ -16,8 +17,10 @@ REGISTRIES = {
     "objective": objectives.REGISTRY,
     "likelihood": likelihoods.REGISTRY,
     "preprocessing": preprocessing.REGISTRY,
+    "condition": conditions.REGISTRY,
 }
-# The roles whose parts meet in `combinations` (preprocessing acts before all of them).
+# The roles whose parts meet in `combinations` (preprocessing acts before all of them, and a condition
+# reaches only the networks).
 COMBINED_ROLES = ("prior", "posterior", "objective", "likelihood")
 # Small settings of the built-in parts whose defaults are sized for real data (500
 # pseudo-inputs, 128-unit MADEs), and the variants a part's config switches between
@@ -28,6 +31,8 @@ SETTINGS = {
     ("posterior", "iaf"): [{"num_steps": 2, "hidden_units": (8,), "context_units": 4}],
     ("objective", "iwae"): [{"num_samples": 3}, {"num_samples": 3, "gradient": "dreg"}],
     ("preprocessing", "standardize"): [{"mean": [0.5] * 6, "stddev": [0.25] * 6}],  # `data()`'s 6 columns
+    ("condition", "class_label"): [{"num_classes": 3}],
+    ("condition", "vector"): [{"shape": (2,)}],
 }
 
 

@@ -43,6 +43,11 @@ def small_vae(parts=(), input_shape=(6,), latent_dim=3, seed=0, dtype=None):
     return build_vae(input_shape, latent_dim, hidden_units=(8,), seed=seed, dtype=dtype, **roles)
 
 
+def conditions_for(model, x):
+    """Valid conditions for the examples `x` (`Condition.example`), or None for an unconditional model."""
+    return model.condition.example(len(x))
+
+
 def run_serialization_test(part):
     """The part's config round-trips through `from_config` and Keras' serialization, unchanged."""
     config = part.get_config()
@@ -65,12 +70,13 @@ def run_fit_test(build, x, jit_compile=False, epochs=2, expect_jit=True, run_eag
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile, run_eagerly=run_eagerly)
     if jit_compile:
         assert bool(model.jit_compile) == expect_jit, f"jit_compile is {model.jit_compile}, expected {expect_jit}"
-    history = model.fit(x, batch_size=8, epochs=epochs, verbose=0, shuffle=False)
+    y = conditions_for(model, x)
+    history = model.fit(x, y, batch_size=8, epochs=epochs, verbose=0, shuffle=False)
     assert sorted(history.history) == sorted(LOGS), f"fit logged {sorted(history.history)}"
     for name, values in history.history.items():
         assert np.all(np.isfinite(values)), f"fit logged a non-finite {name}: {values}"
     if not jit_compile:  # evaluate's step is the train step's terms without the update
-        logs = model.evaluate(x, batch_size=8, verbose=0, return_dict=True)
+        logs = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
         assert sorted(logs) == sorted(LOGS) and all(np.isfinite(v) for v in logs.values()), f"evaluate gave {logs}"
     return model
 
@@ -84,7 +90,9 @@ def run_saving_test(build, x, folder=None):
     loaded = keras.saving.load_model(path)
     for a, b in zip(model.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(b, a, err_msg="a weight changed in the .keras round trip")
-    np.testing.assert_allclose(loaded.log_likelihood(x, num_samples=8), model.log_likelihood(x, num_samples=8),
+    c = conditions_for(model, x)
+    np.testing.assert_allclose(loaded.log_likelihood(x, num_samples=8, condition=c),
+                               model.log_likelihood(x, num_samples=8, condition=c),
                                rtol=1e-6, err_msg="log_likelihood changed in the .keras round trip")
     np.testing.assert_array_equal(loaded.seed_generator.state.numpy(), model.seed_generator.state.numpy())
     _equal(loaded.get_config(), model.get_config(), "the model's config after the .keras round trip")
@@ -98,15 +106,20 @@ def run_export_test(build, x, folder=None, score_samples=4):
     served = tf.saved_model.load(str(path)).signatures
     z = np.random.default_rng(1).normal(size=(len(x), model.latent_dim)).astype("float32")
     seeds = np.arange(len(x), dtype="int64")
+    c = conditions_for(model, x)
     expected = {
-        "encode": model.posterior_layer.outputs(model.encode(x)),
-        "reconstruct": {"reconstruction": model.reconstruct(x)},
-        "decode": model.preprocessing.data_parameters(model.likelihood.parameters(model.decoder_params(z))),
-        "generate": dict(zip(("sample", "z"), model.generate(seeds))),
-        "score": model.score(x, num_samples=score_samples),
+        "encode": model.posterior_layer.outputs(model.encode(x, condition=c)),
+        "reconstruct": {"reconstruction": model.reconstruct(x, condition=c)},
+        "decode": model.preprocessing.data_parameters(
+            model.likelihood.parameters(model.decoder_params(z, condition=c))),
+        "generate": dict(zip(("sample", "z"), model.generate(seeds, condition=c))),
+        "score": model.score(x, num_samples=score_samples, condition=c),
     }
     inputs = {"encode": {"x": x}, "reconstruct": {"x": x}, "decode": {"z": z}, "generate": {"seed": seeds},
               "score": {"x": x}}
+    spec = model.condition.spec()
+    if spec is not None:  # the served condition, as its part declares it
+        inputs = {name: {**values, spec.name: c.astype(spec.dtype.as_numpy_dtype)} for name, values in inputs.items()}
     for name, outputs in expected.items():
         got = served[name](**{k: tf.constant(v) for k, v in inputs[name].items()})
         for key, value in outputs.items():
@@ -125,7 +138,7 @@ def run_replica_test(build, x, batch_size=8):
         with strategy.scope():
             model = build()
             model.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
-        model.fit(x, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+        model.fit(x, conditions_for(model, x), batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
         weights.append(model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6, err_msg="2 replicas trained other weights than 1")
@@ -134,9 +147,10 @@ def run_replica_test(build, x, batch_size=8):
 def run_mixed_precision_test(build_with_dtype, x):
     """Under `mixed_bfloat16` the model trains, and its distributions and outputs are float32."""
     model = run_fit_test(lambda: build_with_dtype("mixed_bfloat16"), x, epochs=1)
-    assert model.encode(x).dtype == tf.float32 and model.prior.dtype == tf.float32
-    assert model.reconstruct(x).dtype == tf.float32
-    assert np.all(np.isfinite(model.log_likelihood(x, num_samples=4)))
+    c = conditions_for(model, x)
+    assert model.encode(x, condition=c).dtype == tf.float32 and model.prior.dtype == tf.float32
+    assert model.reconstruct(x, condition=c).dtype == tf.float32
+    assert np.all(np.isfinite(model.log_likelihood(x, num_samples=4, condition=c)))
 
 
 def run_part_test(part, checks=CHECKS, x=None, folder=None, companions=()):

@@ -56,7 +56,7 @@ with strategy.scope():
                            objective=objective, num_classes=3 if args.conditional else None)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
 labels = np.arange(args.examples) % 3 if args.conditional else None
-dataset = kvae.data.make_dataset(x, args.batch_size, shuffle=True, seed=3, start_epoch=0, labels=labels)
+dataset = kvae.data.make_dataset(x, args.batch_size, shuffle=True, seed=3, start_epoch=0, y=labels)
 steps = kvae.data.steps_per_epoch(len(x), args.batch_size)
 history = model.fit(dataset, epochs=args.epochs, steps_per_epoch=steps, verbose=0)
 np.savez(
