@@ -140,67 +140,6 @@ class Standardization:
     def forward(self, x):
         return (tf.cast(x, tf.float32) - self.mean.astype(np.float32)) / self.stddev.astype(np.float32)
 
-    def preprocessing(self):
-        """None: decoding bytes is not a bijection, so it stays in the pipeline and the served image signatures."""
-        return None
-
-    def get_config(self):
-        return {"image_size": list(self.image_size), "channels": self.channels}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-@keras.saving.register_keras_serializable(package="kvae")
-class Standardization:
-    """Columns standardised by training-split statistics: `(x − mean) / stddev`.
-
-    A table's statistics (`kvae.data.TableSource.transform`) and what a
-    kvae 0.1 run folder's `transform.json` holds. The model applies them
-    itself: `preprocessing()` is the same map as a
-    `kvae.preprocessing.Standardize` part, which also turns densities into
-    densities of the raw rows.
-
-    Args:
-        mean: sequence of float. Per-column mean of the training split.
-        stddev: sequence of float. Per-column standard deviation (> 0;
-            constant columns get 1).
-
-    Example:
-
-    >>> import numpy as np, kvae
-    >>> s = kvae.data.Standardization(mean=[1.0, 10.0], stddev=[2.0, 5.0])
-    >>> s.forward(np.array([[3.0, 0.0]], "float32")).numpy().tolist()
-    [[1.0, -2.0]]
-    """
-
-    def __init__(self, mean, stddev):
-        self.mean = np.asarray(mean, np.float64).reshape(-1)
-        self.stddev = np.asarray(stddev, np.float64).reshape(-1)
-        if self.mean.shape != self.stddev.shape:
-            raise ValueError(
-                f"`mean` and `stddev` must have one value per column, received {len(self.mean)} and "
-                f"{len(self.stddev)}"
-            )
-        if not (np.all(np.isfinite(self.mean)) and np.all(np.isfinite(self.stddev)) and np.all(self.stddev > 0)):
-            raise ValueError("`stddev` must be finite and > 0 and `mean` finite")
-
-    @classmethod
-    def from_moments(cls, count, total, total_squares):
-        """From a streaming pass: row count, per-column sums and sums of squares (float64)."""
-        mean = total / count
-        variance = np.maximum(total_squares / count - mean**2, 0.0)
-        stddev = np.sqrt(variance)
-        return cls(mean, np.where(stddev > 1e-12, stddev, 1.0))
-
-    @property
-    def event_shape(self):
-        return (len(self.mean),)
-
-    def forward(self, x):
-        return (tf.cast(x, tf.float32) - self.mean.astype(np.float32)) / self.stddev.astype(np.float32)
-
     def inverse(self, x):
         return x * self.stddev.astype(np.float32) + self.mean.astype(np.float32)
 
