@@ -209,11 +209,12 @@ class VAE(execution.KerasExecution, keras.Model):
         protocol.check(self.parts, REGISTRIES, requirements)
 
     def _build_shape(self, x_shape):
-        # A conditional VAE is built (and called, e.g. by Keras' default
-        # SavedModel signature) with {"x": ..., "condition": its tensor}.
-        c_shape = self.condition.shape
+        # A conditional VAE is built (and called, e.g. by Keras' default SavedModel
+        # signature) with {"x": ..., "condition": values as users give them}.
         x_shape = tuple(x_shape)
-        return x_shape if c_shape is None else {"x": x_shape, "condition": (None, *c_shape)}
+        if not self.conditional:
+            return x_shape
+        return {"x": x_shape, "condition": (None, *self.condition.value_shape)}
 
     def build(self, input_shape):
         if isinstance(input_shape, dict):
