@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 from scipy import special, stats
 
 import kvae
@@ -105,3 +106,43 @@ def test_the_vamp_prior_encodes_its_pseudo_inputs_once_per_step(objective, monke
     model.compile(optimizer="adam")
     model.train_step((uniform_data(8),))  # eager: one call per use
     assert calls == [(3, 4, 4, 1)]
+
+
+def test_the_diagonal_mixture_density_and_its_gradients_are_as_accurate_as_tfps():
+    """The matmul form in float32 against TFP's `MixtureSameFamily` in float64, scales from 1e-3 to 3, points on means.
+
+    Both float32 forms are within a few 1e-5 of the float64 values (relative to the largest); the
+    fast one must be within 1e-4, as TFP's own float32 form is.
+    """
+    rng = np.random.default_rng(0)
+    values = [rng.normal(size=40), rng.normal(size=(40, 6)) * 3, np.exp(rng.uniform(np.log(1e-3), np.log(3.0), (40, 6)))]
+    values.append(np.concatenate([rng.normal(size=(3, 8, 6)) * 2, (values[1][:8] + 1e-3 * rng.normal(size=(8, 6)))[None]]))
+    tfd = tfp.distributions
+
+    def log_probs(fast, dtype):
+        logits, loc, scale, z = [tf.constant(v, dtype) for v in values]
+        with tf.GradientTape() as tape:
+            tape.watch([logits, loc, scale, z])
+            if fast:
+                p = kvae.priors.DiagonalGaussianMixture.from_parameters(logits, loc, scale)
+            else:
+                p = tfd.MixtureSameFamily(tfd.Categorical(logits=logits), tfd.Independent(tfd.Normal(loc, scale), 1))
+            value = p.log_prob(z)  # [k, b]
+            total = tf.reduce_sum(value)
+        return [value, *tape.gradient(total, [logits, loc, scale, z])]
+
+    fast = log_probs(True, tf.float32)
+    for name, got, exact in zip(["log_prob", "d/dlogits", "d/dloc", "d/dscale", "d/dz"], fast, log_probs(False, tf.float64)):
+        exact = exact.numpy()
+        np.testing.assert_allclose(got.numpy().astype(np.float64), exact, rtol=0, atol=1e-4 * np.abs(exact).max(),
+                                   err_msg=name)
+    assert fast[0].shape == (4, 8) and fast[0].dtype == tf.float32
+
+
+def test_the_mixture_priors_use_the_fast_density_unless_their_components_are_not_diagonal():
+    diagonal = kvae.build_vae((4,), 2, hidden_units=8, prior=kvae.priors.VampPrior(3, seed=0))
+    full = kvae.build_vae((4,), 2, hidden_units=8, prior=kvae.priors.VampPrior(3, seed=0), posterior="full")
+    mixture = kvae.build_vae((4,), 2, hidden_units=8, prior=kvae.priors.GaussianMixture(3, seed=0))
+    assert type(diagonal.prior) is kvae.priors.DiagonalGaussianMixture
+    assert type(mixture.prior) is kvae.priors.DiagonalGaussianMixture
+    assert type(full.prior) is tfp.distributions.MixtureSameFamily

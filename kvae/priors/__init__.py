@@ -6,6 +6,7 @@
 
 from kvae import registry
 from kvae.priors.base import MIN_SCALE, Prior
+from kvae.priors.diagonal_mixture import DiagonalGaussianMixture
 from kvae.priors.mixture import GaussianMixture
 from kvae.priors.standard_normal import StandardNormal
 from kvae.priors.vamp import VampPrior
@@ -20,4 +21,4 @@ NAMES = REGISTRY.names
 # A prior from a name (made with `kwargs`), an instance or its config: `Registry.get`.
 get = REGISTRY.get
 
-__all__ = ["GaussianMixture", "MIN_SCALE", "NAMES", "Prior", "REGISTRY", "StandardNormal", "VampPrior", "get"]
+__all__ = ["DiagonalGaussianMixture", "GaussianMixture", "MIN_SCALE", "NAMES", "Prior", "REGISTRY", "StandardNormal", "VampPrior", "get"]

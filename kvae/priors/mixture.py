@@ -2,13 +2,11 @@
 
 import keras
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from kvae import checks
 from kvae.priors.base import MIN_SCALE
 from kvae.priors.base import Prior
-
-tfd = tfp.distributions
+from kvae.priors.diagonal_mixture import DiagonalGaussianMixture
 
 
 @keras.saving.register_keras_serializable(package="kvae")
@@ -54,8 +52,7 @@ class GaussianMixture(Prior):
 
     def distribution(self):
         scales = tf.nn.softplus(self.scale_params) + MIN_SCALE
-        components = tfd.Independent(tfd.Normal(self.means, scales), 1)
-        return tfd.MixtureSameFamily(tfd.Categorical(logits=self.logits), components)
+        return DiagonalGaussianMixture.from_parameters(self.logits, self.means, scales)
 
     def get_config(self):
         config = super().get_config()

@@ -2,13 +2,11 @@
 
 import keras
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from kvae import checks
 from kvae import protocol
 from kvae.priors.base import Prior
-
-tfd = tfp.distributions
+from kvae.priors.diagonal_mixture import DiagonalGaussianMixture
 
 
 @keras.saving.register_keras_serializable(package="kvae")
@@ -85,7 +83,7 @@ class VampPrior(Prior):
             raise ValueError("the VampPrior is defined by a VAE's encoder: use it as a kvae.VAE's `prior`")
         components = self._posterior_of(self.inputs())
         logits = tf.zeros([self.num_components], dtype=self.variable_dtype)
-        return tfd.MixtureSameFamily(tfd.Categorical(logits=logits), components)
+        return DiagonalGaussianMixture.from_components(logits, components)
 
     def get_config(self):
         config = super().get_config()
