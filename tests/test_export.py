@@ -88,14 +88,21 @@ def test_the_family_serves_every_signature_without_kvae(tmp_path, parts):
     np.testing.assert_array_equal(outputs["generate_again/sample"], outputs["generate/sample"])
 
 
+@pytest.fixture(scope="module")
+def conditional_served(tmp_path_factory):
+    """A conditional VAE with the flow posterior, trained and exported once for both loaders."""
+    model = tiny_vae(SHAPE, latent_dim=3, num_classes=4, posterior=kvae.posteriors.IAF(1, hidden_units=8))
+    model.fit(uniform_data(32, SHAPE), np.arange(32) % 4, batch_size=8, epochs=2, verbose=0)
+    path = kvae.export.export_saved_model(model, tmp_path_factory.mktemp("conditional") / "served", score_samples=16)
+    return model, path
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("loader", ["tf.saved_model.load", "session (TF Serving's path)"])
-def test_a_conditional_vae_serves_by_label_without_kvae(tmp_path, loader):
+def test_a_conditional_vae_serves_by_label_without_kvae(conditional_served, tmp_path, loader):
     """Every signature takes `label`; "a sandal for seed 7" is the same image in kvae, served, and again."""
-    model = tiny_vae(SHAPE, latent_dim=3, num_classes=4, posterior=kvae.posteriors.IAF(1, hidden_units=8))
+    model, path = conditional_served
     labels = np.array([0, 1, 2, 3, 3], np.int64)
-    model.fit(uniform_data(32, SHAPE), np.arange(32) % 4, batch_size=8, epochs=2, verbose=0)
-    path = kvae.export.export_saved_model(model, tmp_path / "served", score_samples=16)
     requests = _requests(model)
     for signature in {key.split("/")[0] for key in requests}:
         requests[f"{signature}/label"] = labels
