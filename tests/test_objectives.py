@@ -80,29 +80,41 @@ def _gradients(model, objective, x, seed_state):
     return flat(encoder), flat(decoder), float(loss)
 
 
-def test_dreg_and_reparameterised_gradients_agree_in_expectation():
-    # Fixed weights, whatever ran before in this worker. The bound below is marginal: with seed 0 or 2
-    # it fails narrowly (11.41 vs 11.29 for 0), a one-draw noise estimate; seeds 1 and 3 pass.
-    keras.utils.set_random_seed(1)
+@pytest.mark.parametrize("weights_seed", [1, pytest.param(0, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
+def test_dreg_and_reparameterised_gradients_agree_in_expectation(weights_seed):
+    """A paired test over independent blocks: the mean DReG − reparam difference is within 5 standard errors of 0.
+
+    Each block of 1,000 copies of one example gets its own noise, the same for both estimators, so the
+    blocks' differences are independent draws of one paired difference; its spread over 20 blocks is
+    the Monte-Carlo error, estimated per encoder weight (with 19 degrees of freedom).
+    """
+    keras.utils.set_random_seed(weights_seed)  # fixed weights, whatever ran before in this worker
     model = tiny_vae(input_shape=(4,), latent_dim=2)
     kernel = model.encoder.get_layer("posterior_params").kernel
     kernel.assign(kernel * 3.0)
-    # Each row is one example again: the mean over 20,000 rows is the gradient's expectation.
-    x = np.tile(np.array([[0.1, 0.9, 0.3, 0.6]], "float32"), (20_000, 1))
+    x = np.tile(np.array([[0.1, 0.9, 0.3, 0.6]], "float32"), (1_000, 1))
     state = model.seed_generator.state.numpy()
-    k = 8
-    enc_r, dec_r, loss_r = _gradients(model, kvae.objectives.IWAE(k, "reparam"), x, state)
-    enc_d, dec_d, loss_d = _gradients(model, kvae.objectives.IWAE(k, "dreg"), x, state)
-    # Same noise: the same bound, and the decoder gets exactly the IWAE gradient.
-    assert loss_r == pytest.approx(loss_d, rel=1e-6)
-    np.testing.assert_allclose(dec_d, dec_r, rtol=1e-4, atol=1e-6)
-    # The encoder's estimators differ draw by draw but not in expectation; a second
-    # noise draw of the reparameterised one shows the Monte-Carlo error.
-    enc_r2, _, _ = _gradients(model, kvae.objectives.IWAE(k, "reparam"), x, state + np.array([0, 1], state.dtype))
-    noise = np.linalg.norm(enc_r2 - enc_r)
-    assert np.linalg.norm(enc_d - enc_r) < 3 * noise + 1e-3 * np.linalg.norm(enc_r)
-    assert noise < 0.2 * np.linalg.norm(enc_r)  # the comparison is not vacuous
-    assert not np.allclose(enc_d, enc_r)  # and DReG is a different estimator
+    k, blocks = 8, 20
+    differences, reparam = [], []
+    for b in range(blocks):
+        block_state = state + np.array([0, b], state.dtype)
+        enc_r, dec_r, loss_r = _gradients(model, kvae.objectives.IWAE(k, "reparam"), x, block_state)
+        enc_d, dec_d, loss_d = _gradients(model, kvae.objectives.IWAE(k, "dreg"), x, block_state)
+        # Same noise: the same bound, and the decoder gets exactly the IWAE gradient.
+        assert loss_r == pytest.approx(loss_d, rel=1e-6)
+        np.testing.assert_allclose(dec_d, dec_r, rtol=1e-4, atol=1e-6)
+        differences.append(enc_d - enc_r)
+        reparam.append(enc_r)
+    differences, reparam = np.array(differences), np.array(reparam)
+    stderr = differences.std(axis=0, ddof=1) / np.sqrt(blocks)
+    moving = stderr > 1e-7  # weights whose gradient is not identically zero
+    t = np.abs(differences.mean(axis=0)[moving]) / stderr[moving]
+    print(f"largest |mean difference| / standard error: {t.max():.2f} over {t.size} weights")
+    assert t.max() < 5.0, f"DReG's mean differs from reparam's by {t.max():.2f} standard errors"
+    # The comparison is not vacuous: the standard errors are small against the gradient itself...
+    assert np.linalg.norm(stderr) < 0.1 * np.linalg.norm(reparam.mean(axis=0))
+    # ...and DReG is a different estimator, draw by draw (by far more than rounding).
+    assert np.abs(differences).max() > 1e-3 * np.abs(reparam).max()
 
 
 @pytest.mark.slow
