@@ -280,8 +280,12 @@ class VAE(execution.KerasExecution, keras.Model):
         """Returns the posterior q(z|x), a float32 `tfd` distribution over z (`posterior_layer.distribution`).
         A conditional VAE takes its `condition` (q(z|x, c)).
         """
+        return self._posterior(x, self.condition.convert(condition), training)
+
+    def _posterior(self, x, condition, training=False):
+        # q(z|x) for data x and an already converted condition.
         u, _ = self.preprocessing.forward(self._built_for(x))
-        return self._encode(u, self.condition.convert(condition), training)
+        return self._encode(u, condition, training)
 
     def _built_for(self, x):
         # float32 inputs, the model built for them: Keras' TF trainer defers building
@@ -360,7 +364,11 @@ class VAE(execution.KerasExecution, keras.Model):
         A distribution of the data: the likelihood's, pushed back through the
         model's preprocessing (`kvae.preprocessing`) if it has one.
         """
-        distribution = self.likelihood.distribution(self.decoder_params(z, training, condition))
+        return self._data_distribution(z, self.condition.convert(condition), training)
+
+    def _data_distribution(self, z, condition, training=False):
+        # p(x|z) in data units for an already converted condition.
+        distribution = self.likelihood.distribution(self._decoder_params(z, condition, training))
         return self.preprocessing.data_distribution(distribution)
 
     def _data_mean(self, z, condition, training=False):
@@ -389,9 +397,8 @@ class VAE(execution.KerasExecution, keras.Model):
     @deprecation.renamed("labels", "condition")
     def reconstruct(self, x, training=False, condition=None):
         """Mean of p(x|z) at the posterior's location z (`embed`): a deterministic reconstruction."""
-        u, _ = self.preprocessing.forward(self._built_for(x))
         condition = self.condition.convert(condition)
-        z = self.posterior_layer.location(self._encode(u, condition, training))
+        z = self.posterior_layer.location(self._posterior(x, condition, training))
         return self._data_mean(z, condition, training)
 
     @deprecation.renamed("labels", "condition")
@@ -413,8 +420,7 @@ class VAE(execution.KerasExecution, keras.Model):
         condition = self.condition.convert(self.condition.per_example(condition, num_samples))
         if mean:
             return self._data_mean(z, condition)
-        distribution = self.likelihood.distribution(self._decoder_params(z, condition))
-        return self.preprocessing.data_distribution(distribution).sample(seed=x_seed)
+        return self._data_distribution(z, condition).sample(seed=x_seed)
 
     @deprecation.renamed("labels", "condition")
     def generate(self, seeds, condition=None):
