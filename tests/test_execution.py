@@ -114,3 +114,17 @@ def test_auto_steps_per_execution_is_one_eagerly_under_a_strategy_and_after_load
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert loaded.steps_per_execution == 32 and loaded.get_compile_config()["steps_per_execution"] == "auto"
     assert int(loaded.optimizer.iterations.numpy()) == 2
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+def test_a_first_fit_traces_its_step_once(jit_compile):
+    # Keras builds the optimizer inside the first traced step unless a strategy is set, and
+    # tf.function then traces a function that created variables a second time.
+    model = tiny_vae()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
+    traces = []
+    step = model.train_step
+    model.train_step = lambda data: traces.append(1) or step(data)
+    model.fit(uniform_data(32), batch_size=8, epochs=2, verbose=0)
+    assert len(traces) == 1
+    assert model.optimizer.iterations.numpy() == 8
