@@ -38,3 +38,15 @@ def test_pca_2d_projects_on_the_principal_axes():
 def test_curves_need_a_known_metric(tmp_path, bad):
     with pytest.raises(ValueError, match=r"`history` must hold at least one of"):
         kvae.plotting.save_training_curves(tmp_path / "c.png", bad)
+
+
+def test_a_grid_draws_each_row_at_full_width_and_leaves_a_short_rows_end_white(tmp_path):
+    from PIL import Image
+
+    rows = [np.zeros((4, 6, 6, 1)), np.zeros((1, 6, 6, 1))]  # black pictures: 4, then 1
+    kvae.plotting.save_grid(tmp_path / "grid.png", rows, titles=["four", "one"])
+    image = np.asarray(Image.open(tmp_path / "grid.png").convert("L"), np.float32) / 255
+    assert image.shape == (160, 240)  # 4 cells of 0.6 in, 2 rows of 0.6 in plus 0.2 in for each label
+    first, second = image[30:70], image[110:150]  # each row's pictures, below its label
+    assert first.mean() < 0.3 and first[:, -30:].mean() < 0.3  # black (white lines between) to the right edge
+    assert second[:, 10:50].mean() < 0.3 and second[:, 70:].min() == 1.0  # one black cell, then white

@@ -94,18 +94,23 @@ def save_grid(path, rows, titles=None, cell_inches=0.6):
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     title_inches = 0.2 if titles else 0.0  # room above each row for its label
     fig = Figure(figsize=(n_cols * cell_inches, n_rows * (cell_inches + title_inches)))
-    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    # One axes per row showing the row's pictures tiled (an axes per picture costs
+    # about 30 ms each: two seconds for a grid of 64).
+    axes = fig.subplots(n_rows, 1, squeeze=False)[:, 0]
     for i, row in enumerate(rows):
-        for j in range(n_cols):
-            ax = axes[i][j]
-            ax.axis("off")
-            if j < len(row):
-                ax.imshow(row[j], cmap="gray", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+        ax = axes[i]
+        ax.axis("off")
+        if len(row) < n_cols:  # a short row: white cells on the right
+            row = np.concatenate([row, np.ones((n_cols - len(row),) + row.shape[1:], row.dtype)])
+        # White pixels between pictures, about matplotlib's wspace=0.05 of before (at least one).
+        strip = tile(row, columns=n_cols, pad=max(1, round(0.03 * row.shape[2])))
+        image = strip[..., 0] if strip.shape[-1] == 1 else strip
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255, aspect="auto", interpolation="nearest")
         if titles:
-            axes[i][0].set_title(titles[i], fontsize=7, loc="left")
+            ax.set_title(titles[i], fontsize=7, loc="left")
     row_inches = cell_inches + title_inches
     fig.subplots_adjust(
-        wspace=0.05, hspace=title_inches / cell_inches if titles else 0.05,
+        hspace=title_inches / cell_inches if titles else 0.05,
         left=0, right=1, top=1 - title_inches / (n_rows * row_inches), bottom=0,
     )
     with atomic.replacing(path) as tmp:
