@@ -43,17 +43,17 @@ def test_fit_on_arrays_takes_the_same_steps_as_keras_own_adapter(fit_kwargs, mon
 def test_each_pass_is_a_new_permutation_and_batch_shuffle_stays_within_batches():
     x = np.arange(10, dtype="float32").reshape(10, 1)
     ds = kvae.data.array_dataset(x, batch_size=4, shuffle=True, seed=3)
-    passes = [np.concatenate([b[0].numpy()[:, 0] for b in ds]) for _ in range(2)]
+    passes = [np.concatenate([b.numpy()[:, 0] for b in ds]) for _ in range(2)]
     assert sorted(passes[0]) == sorted(passes[1]) == list(range(10)) and list(passes[0]) != list(passes[1])
     # Any true value shuffles, as in Keras (a NumPy bool from a config, say), not only `True`.
     truthy = np.concatenate([b.numpy()[:, 0] for b in kvae.data.make_dataset(x, 4, shuffle=np.True_, seed=3)])
     assert sorted(truthy) == list(range(10)) and list(truthy) != list(range(10))
-    within = [sorted(b[0].numpy()[:, 0]) for b in kvae.data.array_dataset(x, batch_size=4, shuffle="batch", seed=3)]
+    within = [sorted(b.numpy()[:, 0]) for b in kvae.data.array_dataset(x, batch_size=4, shuffle="batch", seed=3)]
     assert within == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     np.random.seed(0)  # what keras.utils.set_random_seed seeds: an unseeded order is reproducible
-    first = [b[0].numpy()[:, 0].tolist() for b in kvae.data.array_dataset(x, batch_size=4, shuffle=True)]
+    first = [b.numpy()[:, 0].tolist() for b in kvae.data.array_dataset(x, batch_size=4, shuffle=True)]
     np.random.seed(0)
-    assert first == [b[0].numpy()[:, 0].tolist() for b in kvae.data.array_dataset(x, batch_size=4, shuffle=True)]
+    assert first == [b.numpy()[:, 0].tolist() for b in kvae.data.array_dataset(x, batch_size=4, shuffle=True)]
 
 
 @pytest.mark.slow
@@ -87,3 +87,17 @@ def test_a_split_that_leaves_nothing_is_a_clear_error():
     with pytest.raises(ValueError, match=r"`validation_split` must leave examples on both sides of the split "
                                          r"of 4 examples, received: 0.8"):
         tiny_vae().fit(uniform_data(4), validation_split=0.8, verbose=0)
+
+
+def test_sample_weight_without_targets_under_a_strategy_is_a_clear_error():
+    import tensorflow as tf
+
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        model = tiny_vae()
+    x = uniform_data(16)
+    with pytest.raises(ValueError, match=r"`sample_weight` without `y` cannot be fed to a model under a "
+                                         r"tf.distribute strategy.*np.zeros\(\(len\(x\), 0\)\)"):
+        model.fit(x, sample_weight=np.ones(16), batch_size=8, verbose=0)
+    assert model.optimizer.iterations.numpy() == 0
+    model.fit(x, np.zeros((16, 0)), sample_weight=np.ones(16), batch_size=8, verbose=0)  # what it says works
+    assert model.optimizer.iterations.numpy() == 2

@@ -37,10 +37,12 @@ def test_step_outputs_are_unchanged_outside_multi_worker():
     "examples, batch_size, epochs, warmup, parts",
     # One step; uneven last batches (8, 8, 4) over 3 epochs, with β warmed up in the step, the
     # flow posterior and labels (a conditional VAE); and the VampPrior (the prior itself runs the
-    # encoder) with the full-covariance posterior and the IWAE objective's DReG gradient.
+    # encoder) with the full-covariance posterior and the IWAE objective's DReG gradient. And
+    # `fit` on NumPy arrays, with and without labels (no None may reach a strategy's iterator).
     [(8, 8, 1, 0, []), (20, 8, 3, 5, ["--posterior", "iaf", "--conditional"]),
-     (20, 8, 2, 0, ["--prior", "vamp", "--posterior", "full", "--iwae", "dreg"])],
-    ids=["one-step", "uneven-3-epochs-beta-warmup-iaf-conditional", "vamp-full-iwae-dreg"],
+     (20, 8, 2, 0, ["--prior", "vamp", "--posterior", "full", "--iwae", "dreg"]),
+     (20, 8, 2, 0, ["--numpy"]), (20, 8, 2, 0, ["--numpy", "--conditional"])],
+    ids=["one-step", "uneven-3-epochs-beta-warmup-iaf-conditional", "vamp-full-iwae-dreg", "numpy", "numpy-conditional"],
 )
 def test_mirrored_two_replicas_take_the_same_steps_as_one_device(tmp_path, examples, batch_size, epochs, warmup, parts):
     common = ["--examples", str(examples), "--batch-size", str(batch_size), "--epochs", str(epochs),

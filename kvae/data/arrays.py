@@ -40,11 +40,15 @@ def is_array(value):
 
 
 def array_dataset(x, y=None, sample_weight=None, batch_size=None, shuffle=False, steps=None, seed=None):
-    """A one-pass dataset of `(x, y, sample_weight)` batches from arrays (y and weights may be None).
+    """A one-pass dataset of batches from arrays: `x`, `(x, y)` or `(x, y, sample_weight)`.
+
+    Trailing None entries are left out of the elements (`x` alone when both
+    are None), as Keras' own adapter does and as a `tf.distribute` iterator
+    needs; `(x, None, sample_weight)` keeps its None.
 
     Args:
         x: array `[n, ...]`. The examples.
-        y: array `[n, ...]` or None. Targets (a VAE ignores them; kept for Keras' structure).
+        y: array `[n, ...]` or None. Targets: a conditional VAE's conditions (others ignore them).
         sample_weight: array `[n]` or None. Per-example weights.
         batch_size: int or None. Examples per batch (None: Keras' default).
         shuffle: bool or `"batch"`. As in `keras.Model.fit`.
@@ -63,15 +67,19 @@ def array_dataset(x, y=None, sample_weight=None, batch_size=None, shuffle=False,
     >>> ds = kvae.data.array_dataset(np.zeros((10, 3)), sample_weight=np.ones(10), batch_size=4)
     >>> [(tuple(x.shape), y, tuple(w.shape)) for x, y, w in ds]
     [((4, 3), None, (4,)), ((4, 3), None, (4,)), ((2, 3), None, (2,))]
+    >>> [tuple(x.shape) for x in kvae.data.array_dataset(np.zeros((10, 3)), batch_size=4)]  # x alone
+    [(4, 3), (4, 3), (2, 3)]
     """
     x = _float32(x)
     n = len(x)
     if batch_size is None:
         batch_size = math.ceil(n / steps) if steps else KERAS_DEFAULT_BATCH_SIZE
     arrays = (x, None if y is None else np.asarray(y), None if sample_weight is None else _weights(sample_weight, n))
+    while arrays[-1] is None:  # no None in the elements: a tf.distribute iterator cannot carry one
+        arrays = arrays[:-1]
     if seed is None and shuffle:
         seed = int(np.random.randint(0, 2**31 - 1))
-    ds = _one_pass(arrays, int(batch_size), shuffle, False, seed)
+    ds = _one_pass(arrays if len(arrays) > 1 else x, int(batch_size), shuffle, False, seed)
     return ds.prefetch(2).with_options(_options())
 
 

@@ -24,6 +24,7 @@ parser.add_argument("--prior", default="normal", help="normal, mixture or vamp (
 parser.add_argument("--posterior", default="normal", help="normal, full or iaf (1 step, 8 hidden units)")
 parser.add_argument("--conditional", action="store_true", help="a conditional VAE on 3 classes (labels i % 3)")
 parser.add_argument("--iwae", default=None, help="reparam or dreg: the IWAE objective with 3 samples (default: ELBO)")
+parser.add_argument("--numpy", action="store_true", help="fit(x, y, batch_size) on NumPy arrays, not a dataset")
 args = parser.parse_args()
 
 if args.workers:
@@ -56,9 +57,12 @@ with strategy.scope():
                            objective=objective, num_classes=3 if args.conditional else None)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
 labels = np.arange(args.examples) % 3 if args.conditional else None
-dataset = kvae.data.make_dataset(x, args.batch_size, shuffle=True, seed=3, start_epoch=0, y=labels)
-steps = kvae.data.steps_per_epoch(len(x), args.batch_size)
-history = model.fit(dataset, epochs=args.epochs, steps_per_epoch=steps, verbose=0)
+if args.numpy:
+    history = model.fit(x, labels, batch_size=args.batch_size, epochs=args.epochs, shuffle=False, verbose=0)
+else:
+    dataset = kvae.data.make_dataset(x, args.batch_size, shuffle=True, seed=3, start_epoch=0, y=labels)
+    steps = kvae.data.steps_per_epoch(len(x), args.batch_size)
+    history = model.fit(dataset, epochs=args.epochs, steps_per_epoch=steps, verbose=0)
 np.savez(
     args.out,
     replicas=strategy.num_replicas_in_sync,
