@@ -147,10 +147,10 @@ def test_a_part_from_outside_kvae_passes_the_whole_harness(part, tmp_path):
 
 
 @pytest.mark.slow
-def test_parts_from_outside_kvae_take_the_same_steps_on_two_replicas():
+def test_parts_from_outside_kvae_take_the_same_steps_on_two_replicas(tmp_path):
     from test_parts import replicas_in_a_process_of_their_own
 
-    out = replicas_in_a_process_of_their_own([f"custom:{name}" for name in IDS])
+    out = replicas_in_a_process_of_their_own([f"custom:{name}" for name in IDS], tmp_path / "replicas.log")
     assert out.count("the same steps on 2 replicas") == len(IDS)
 
 

@@ -1,12 +1,11 @@
 """Every registered part, and every combination of them, through `kvae.testing`: enumerated, not listed."""
 
-import subprocess
 import sys
 
 import pytest
 
 import kvae
-from distributed import SCRIPTS, env
+from distributed import SCRIPTS, run
 
 PARTS = kvae.testing.registered_parts()
 COMBINATIONS = kvae.testing.combinations()
@@ -31,17 +30,16 @@ def test_every_registered_part_passes_the_whole_harness(spec, tmp_path):
                                folder=str(tmp_path), companions=_companions(spec))
 
 
-def replicas_in_a_process_of_their_own(names):
+def replicas_in_a_process_of_their_own(names, log):
     """`run_replica_test` for every part named (tests/scripts/harness_replicas.py), in one fresh process."""
-    result = subprocess.run([sys.executable, str(SCRIPTS / "harness_replicas.py"), *names], capture_output=True,
-                            text=True, env=env(), timeout=900)
-    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stdout[-2000:] + result.stderr[-3000:]
-    return result.stdout
+    code, output = run([sys.executable, str(SCRIPTS / "harness_replicas.py"), *names], log, timeout=900)
+    assert code == 0 and output.strip().endswith("ok"), output[-5000:]
+    return output
 
 
 @pytest.mark.slow
-def test_every_registered_part_takes_the_same_steps_on_two_replicas_as_on_one_device():
-    out = replicas_in_a_process_of_their_own([spec.id for spec in PARTS])
+def test_every_registered_part_takes_the_same_steps_on_two_replicas_as_on_one_device(tmp_path):
+    out = replicas_in_a_process_of_their_own([spec.id for spec in PARTS], tmp_path / "replicas.log")
     assert out.count("the same steps on 2 replicas") == len(PARTS)
 
 

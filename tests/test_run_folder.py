@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import kvae
-from distributed import SCRIPTS, env
+from distributed import SCRIPTS, run
 from kvae import atomic
 from kvae.callbacks import backup as backups
 from kvae.run_folder import BACKUP_MARKER, NEXT, SWAP, RunFolder
@@ -379,8 +379,9 @@ def _kind(source, target):
 
 def _kvae(index, log, argv):
     """`kvae ARGV` in a fresh process, SIGKILLed before its `index`-th rename (0: never)."""
-    return subprocess.run([sys.executable, str(SCRIPTS / "kill_at_write.py"), str(index), str(log), "--", *argv],
-                          capture_output=True, text=True, env=env(), timeout=600)
+    code, output = run([sys.executable, str(SCRIPTS / "kill_at_write.py"), str(index), str(log), "--", *argv],
+                       f"{log}.out", timeout=600)
+    return subprocess.CompletedProcess(argv, code, stdout=output, stderr=output)
 
 
 # One kill per phase a resume handles differently: nothing trained yet (the folder's marker, then its
