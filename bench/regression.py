@@ -2,13 +2,14 @@
 
 Checks out --base (a git revision) into a temporary worktree and runs `bench.worker kvae` (the
 README's `fit` of the 784-400-20 MLP VAE on Fashion-MNIST, one fresh process per run) from it and from
-this checkout in alternation, --runs times each. `--model vamp` times the family bench's VampPrior
+this checkout in alternation, --runs times each, on a `make_dataset` pipeline or (`--input numpy`)
+plain `fit(x, batch_size=128)` on NumPy arrays. `--model vamp` times the family bench's VampPrior
 (K = 500 pseudo-inputs, `bench.family_models.train_kvae`) instead. A run's throughput is its fastest epoch after the
 first; the table shows the median per side and their ratio, and the test −ELBO (which the same maths
 and seeds keep equal to the last digit).
 
 Usage:
-    python -m bench.regression --base HEAD~3 [--runs 4] [--epochs 4] [--model vae|vamp]
+    python -m bench.regression --base HEAD~3 [--runs 4] [--epochs 4] [--model vae|vamp] [--input dataset|numpy]
 
 Prints a table and writes bench/results/regression.json.
 """
@@ -33,9 +34,9 @@ _VAMP = ("import json, sys; from bench import family_models as m; "
          "print('BENCH_RESULT ' + json.dumps(m.train_kvae(json.loads(sys.argv[1]))))")
 
 
-def _fit(root, epochs, seed, examples, model="vae"):
+def _fit(root, epochs, seed, examples, model="vae", data_input="dataset"):
     env = dict(os.environ, PYTHONPATH=str(root), TF_CPP_MIN_LOG_LEVEL="2")
-    args = {"seed": seed, "epochs": epochs, "train_examples": examples}
+    args = {"seed": seed, "epochs": epochs, "train_examples": examples, "input": data_input}
     if model == "vae":
         command = [sys.executable, "-m", "bench.worker", "kvae", json.dumps(args)]
     else:
@@ -60,10 +61,14 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-examples", type=int, default=None)
     parser.add_argument("--model", choices=("vae", "vamp"), default="vae")
-    parser.add_argument("--out", default=None, help="default: bench/results/regression.json (regression_vamp.json)")
+    parser.add_argument("--input", choices=("dataset", "numpy"), default="dataset",
+                        help="the VAE's data: fit(make_dataset(...)) or fit(x, batch_size=128) on NumPy arrays")
+    parser.add_argument("--out", default=None,
+                        help="default: bench/results/regression.json (regression_numpy.json, regression_vamp.json)")
     args = parser.parse_args(argv)
     if args.out is None:
-        args.out = str(ROOT / "bench" / "results" / ("regression.json" if args.model == "vae" else "regression_vamp.json"))
+        name = "regression_vamp" if args.model == "vamp" else "regression" + ("_numpy" if args.input == "numpy" else "")
+        args.out = str(ROOT / "bench" / "results" / f"{name}.json")
     base_commit = subprocess.run(["git", "rev-parse", args.base], cwd=ROOT, capture_output=True, text=True,
                                  check=True).stdout.strip()
     runs = {"base": [], "this": []}
@@ -75,7 +80,7 @@ def main(argv=None):
             for i in range(args.runs):
                 order = (("base", worktree), ("this", ROOT)) if i % 2 == 0 else (("this", ROOT), ("base", worktree))
                 for side, root in order:
-                    result = _fit(root, args.epochs, args.seed, args.train_examples, args.model)
+                    result = _fit(root, args.epochs, args.seed, args.train_examples, args.model, args.input)
                     runs[side].append(result)
                     print(f"  {side:<5} run {i}: {result['samples_per_s']:>8.0f} examples/s, "
                           f"test -ELBO {result['test_neg_elbo']:.3f}", flush=True)
@@ -83,7 +88,7 @@ def main(argv=None):
             subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True)
     median = {side: statistics.median(r["samples_per_s"] for r in rows) for side, rows in runs.items()}
     ratio = median["this"] / median["base"]
-    what = "kvae default fit" if args.model == "vae" else "kvae VampPrior (K = 500) fit"
+    what = "kvae VampPrior (K = 500) fit" if args.model == "vamp" else f"kvae default fit on {args.input} input"
     print(f"\n{what}, {args.runs} alternated runs each: base {args.base} ({base_commit[:8]}) "
           f"{median['base']:.0f} examples/s, this checkout {median['this']:.0f}: {ratio:.2f}×")
     return output.write_json(args.out, {

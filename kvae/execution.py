@@ -195,16 +195,17 @@ class KerasExecution:
         """Keras' `fit`; NumPy arrays take `make_dataset`'s fast pipeline (see `kvae.data.arrays`)."""
         self._check_array(x, y)
         bound = _bind(keras.Model.fit, self, x, y, *args, **kwargs)
-        self._resolve_steps_per_execution(
-            bound.get("validation_steps"), callbacks=bound.get("callbacks"), train_steps=bound.get("steps_per_epoch")
-        )
-        self._set_epoch_steps(bound.get("steps_per_epoch"))
+        # Checked before anything changes: the model is left as it was.
         if bound.get("sample_weight") is not None and bound.get("y") is None and arrays.is_array(x) \
                 and keras_internals.strategy_built_under(self) is not None:
             raise ValueError(
                 "`sample_weight` without `y` cannot be fed to a model under a tf.distribute strategy (its "
                 "iterator carries no None entry): pass `y` too (any array of len(x) rows, e.g. "
                 "np.zeros((len(x), 0)), for an unconditional VAE, which ignores it)")
+        self._resolve_steps_per_execution(
+            bound.get("validation_steps"), callbacks=bound.get("callbacks"), train_steps=bound.get("steps_per_epoch")
+        )
+        self._set_epoch_steps(bound.get("steps_per_epoch"))
         fast = arrays.fit_arguments(bound)
         if fast is not None:
             return super().fit(**fast)
