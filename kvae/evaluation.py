@@ -103,7 +103,7 @@ def score(model, x, num_samples=100, seed=0, condition=None):
     }
 
 
-@tf.function(reduce_retracing=True)
+@tf.function(reduce_retracing=True, autograph=False)
 def log_importance_weights(model, x, num_samples, seed, condition=None):
     """log p(x|z) + log p(z) − log q(z|x) for `num_samples` z ~ q(z|x) per example: `[k, batch]`.
 

@@ -249,8 +249,9 @@ class KerasExecution:
         epoch_steps, count = getattr(self, "_epoch_steps", None), self.steps_per_execution
         if epoch_steps and count > 1 and epoch_steps % count and not self.run_eagerly \
                 and not tf.distribute.has_strategy() and keras_internals.strategy_built_under(self) is None:
+            # Without AutoGraph, as Keras traces its own step functions.
             one_step = tf.function(lambda iterator: self.train_step(next(iterator)), reduce_retracing=True,
-                                   jit_compile=self.jit_compile)
+                                   jit_compile=self.jit_compile, autograph=False)
             self.train_function = _EpochCalls(self.train_function, one_step, epoch_steps, count)
         return self.train_function
 

@@ -106,3 +106,19 @@ def fashion_data_dir(tmp_path_factory):
         write_idx(directory / f"{split}-images-idx3-ubyte.gz", np.round(images))
         write_idx(directory / f"{split}-labels-idx1-ubyte.gz", y)
     return str(directory)
+
+
+@pytest.fixture
+def autograph_conversions(monkeypatch):
+    """The functions AutoGraph rewrites from now on, cached rewrites included (a list of their names)."""
+    from tensorflow.python.autograph.impl import api
+
+    converted = []
+    transform = api._TRANSPILER.transform
+
+    def recording(entity, program_ctx):
+        converted.append(f"{getattr(entity, '__module__', '?')}.{getattr(entity, '__qualname__', entity)}")
+        return transform(entity, program_ctx)
+
+    monkeypatch.setattr(api._TRANSPILER, "transform", recording)
+    return converted

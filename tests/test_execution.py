@@ -128,3 +128,16 @@ def test_a_first_fit_traces_its_step_once(jit_compile):
     model.fit(uniform_data(32), batch_size=8, epochs=2, verbose=0)
     assert len(traces) == 1
     assert model.optimizer.iterations.numpy() == 8
+
+
+def test_nothing_kvae_runs_is_rewritten_by_autograph(autograph_conversions, tmp_path):
+    # Keras traces its steps without AutoGraph; so does kvae (its code branches on Python values only),
+    # which saved seconds of AutoGraph's rewriting at a first fit, evaluate and export.
+    model = kvae.build_vae((4, 4, 1), 3, hidden_units=(8,), seed=1, prior="vamp", objective="iwae")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=4)
+    x = uniform_data(40)
+    model.fit(x, batch_size=4, epochs=1, verbose=0, shuffle=True)  # 10 steps: 2 calls of 4, 2 single steps
+    model.evaluate(x, batch_size=4, verbose=0)
+    kvae.evaluation.evaluate(model, x, iw_samples=4)
+    model.export(str(tmp_path / "served"), verbose=False)
+    assert [name for name in autograph_conversions if name.startswith("kvae")] == []

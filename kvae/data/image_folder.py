@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kvae.data.pipeline import as_written
 from kvae.data.source import (
     Source,
     binarize_batches,
@@ -91,8 +92,8 @@ class ImageFolder(Source):
         load = self.transform.load
         parallel = tf.data.AUTOTUNE
         if with_labels:
-            return ds.map(lambda p, y: (load(p), y), num_parallel_calls=parallel, deterministic=True)
-        return ds.map(lambda p, y: load(p), num_parallel_calls=parallel, deterministic=True)
+            return ds.map(as_written(lambda p, y: (load(p), y)), num_parallel_calls=parallel, deterministic=True)
+        return ds.map(as_written(lambda p, y: load(p)), num_parallel_calls=parallel, deterministic=True)
 
     @property
     def num_files(self):
@@ -166,7 +167,7 @@ def _labels(paths, class_names, directory):
 def _scan(paths, argument):
     """Decodes every file once; returns each one's own channel count, or raises naming a bad file."""
     native = tf.data.Dataset.from_tensor_slices(paths).map(
-        lambda p: tf.shape(tf.image.decode_image(tf.io.read_file(p), expand_animations=False))[-1],
+        as_written(lambda p: tf.shape(tf.image.decode_image(tf.io.read_file(p), expand_animations=False))[-1]),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
     ).batch(512)
     counts = []

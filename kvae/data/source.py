@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from kvae import conditions
-from kvae.data.pipeline import _LAST_EPOCH, make_dataset
+from kvae.data.pipeline import _LAST_EPOCH, as_written, make_dataset
 from kvae.data.splits import DataSplits
 
 
@@ -180,7 +180,7 @@ def epoch_stream(start_epoch, seed, make_epoch):
     """Epochs `start_epoch, ...` of `make_epoch(epoch_seed)`, each keyed by `(seed, epoch)`."""
     base = tf.constant(0 if seed is None else seed, tf.int64)
     return tf.data.Dataset.range(start_epoch, _LAST_EPOCH).flat_map(
-        lambda epoch: make_epoch(tf.stack([base, epoch])))
+        as_written(lambda epoch: make_epoch(tf.stack([base, epoch]))))
 
 
 def permutation(n, epoch_seed):
@@ -223,7 +223,7 @@ def binarize_batches(ds, epoch_seed, has_labels):
         x = tf.cast(u < x, x.dtype)
         return (x, batch[1]) if has_labels else x
 
-    return ds.enumerate().map(draw)
+    return ds.enumerate().map(as_written(draw))
 
 
 def counted(ds, num_examples, batch_size):

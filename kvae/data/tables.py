@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from kvae import conditions
 
+from kvae.data.pipeline import as_written
 from kvae.data.source import Source, counted, epoch_stream, rotate, stream_options
 from kvae.data.transforms import Standardization
 
@@ -88,11 +89,11 @@ class TableSource(Source):
             order = np.argsort(select)  # CsvDataset returns the selected columns in file order
             ds = tf.data.experimental.CsvDataset(
                 str(path), [tf.float32] * len(names), header=True, select_cols=sorted(select))
-            ds = ds.batch(_READ_BATCH).map(lambda *cols: tf.stack([cols[i] for i in np.argsort(order)], axis=1))
+            ds = ds.batch(_READ_BATCH).map(as_written(lambda *cols: tf.stack([cols[i] for i in np.argsort(order)], axis=1)))
         else:
             ds = _parquet_batches(path, names)
-        return ds.map(lambda values: self._split_columns(values)).unbatch().enumerate().batch(_READ_BATCH).map(
-            lambda index, row: (index, row[0], row[1]))
+        return ds.map(as_written(self._split_columns)).unbatch().enumerate().batch(_READ_BATCH).map(
+            as_written(lambda index, row: (index, row[0], row[1])))
 
     def _split_columns(self, values):
         n = len(self.columns)
@@ -113,21 +114,21 @@ class TableSource(Source):
         def keep_test(index, values, label):
             return self._held_out(index)
 
-        return keep_train if train else keep_test
+        return as_written(keep_train if train else keep_test)
 
     def _split(self, path, train):
         """One file's rows of the train or test split, one row per element: `(values, label)`."""
         rows = self._rows(path).unbatch()
         if self.test_path is None:
             rows = rows.filter(self._keep(train))
-        return rows.map(lambda i, v, y: (v, y))
+        return rows.map(as_written(lambda i, v, y: (v, y)))
 
     def _finish(self, rows, batch_size, with_labels):
         # Rows as they are in the file: the model standardises them (`preprocessing()`).
         rows = rows.batch(batch_size)
         if with_labels:
-            return rows.map(lambda v, y: (v, tf.cast(y, tf.int64)))
-        return rows.map(lambda v, y: v)
+            return rows.map(as_written(lambda v, y: (v, tf.cast(y, tf.int64))))
+        return rows.map(as_written(lambda v, y: v))
 
     def train_dataset(self, batch_size, seed=0, start_epoch=0, with_labels=False, binarize=False, shard=None,
                       steps=None):

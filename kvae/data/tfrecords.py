@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from kvae import conditions
+from kvae.data.pipeline import as_written
 from kvae.data.source import (
     Source,
     binarize_batches,
@@ -165,11 +166,11 @@ class TFRecordSource(Source):
         def read(path, file_id):
             chunks = tf.data.TFRecordDataset(path).batch(_CHUNK)
             if not own_test:
-                chunks = chunks.enumerate().map(lambda i, records: split(i, records, file_id))
+                chunks = chunks.enumerate().map(as_written(lambda i, records: split(i, records, file_id)))
             return chunks.unbatch()
 
         ds = tf.data.Dataset.from_tensor_slices((files, file_ids))
-        return ds.interleave(read, cycle_length=CYCLE_LENGTH, block_length=1)
+        return ds.interleave(as_written(read), cycle_length=CYCLE_LENGTH, block_length=1)
 
     @property
     def num_files(self):
@@ -186,7 +187,7 @@ class TFRecordSource(Source):
             if len(self.files) == 1:  # else each epoch's file order already differs
                 records = rotate(records, self.num_train, epoch_seed)
             records = records.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=False)
-            ds = fixed_length(records.batch(batch_size).map(lambda r: self._parse(r, with_labels)), steps)
+            ds = fixed_length(records.batch(batch_size).map(as_written(lambda r: self._parse(r, with_labels))), steps)
             return binarize_batches(ds, epoch_seed, with_labels) if binarize else ds
 
         return epoch_stream(start_epoch, seed, epoch).prefetch(2).with_options(stream_options())
@@ -194,7 +195,7 @@ class TFRecordSource(Source):
     def test_dataset(self, batch_size, with_labels=False):
         files = self.test_files or self.files
         records = self._records(tf.constant(files), tf.range(len(files), dtype=tf.int64), train=False)
-        ds = records.batch(batch_size).map(lambda r: self._parse(r, with_labels))
+        ds = records.batch(batch_size).map(as_written(lambda r: self._parse(r, with_labels)))
         return counted(ds, self.num_test, batch_size).prefetch(2).with_options(stream_options())
 
     def validate(self):
@@ -225,7 +226,7 @@ class TFRecordSource(Source):
             label = parsed[self.label_feature] if self.label_feature else tf.constant(0, tf.int64)
             return ok, label
 
-        ds = tf.data.TFRecordDataset(path).map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = tf.data.TFRecordDataset(path).map(as_written(check), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         start = 0
         try:
             for ok, label in ds.batch(4096):
@@ -269,7 +270,7 @@ class TFRecordSource(Source):
         for train, files in splits:
             for file_id, path in enumerate(files):
                 ds = self._records(tf.constant([path]), tf.constant([file_id], tf.int64), train)
-                ds = ds.batch(4096).map(lambda r: tf.io.parse_example(r, self._spec))
+                ds = ds.batch(4096).map(as_written(lambda r: tf.io.parse_example(r, self._spec)))
                 try:
                     for parsed in ds:
                         counts[train] += int(tf.shape(parsed[self.feature])[0])
