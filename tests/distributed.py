@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from multiprocessing import context, forkserver, popen_forkserver
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +33,11 @@ def start(args, log_path, **extra_env):
     """Starts `args` in a process of its own group, so it (and children) can be SIGKILLed.
 
     `python -m kvae ...` and `python SCRIPT.py ...` are forked from a server that
-    has imported TensorFlow and kvae once (`Forked`); anything else is a
-    subprocess.
+    has imported what they need once (`Forked`); anything else is a subprocess.
     """
-    if _forkable(args):
-        return Forked(args, log_path, extra_env)
+    preload = _preload(args)
+    if preload is not None:
+        return Forked(args, log_path, extra_env, preload)
     log = open(log_path, "a")
     return subprocess.Popen(
         args, stdout=log, stderr=subprocess.STDOUT, env=env(**extra_env), start_new_session=True
@@ -53,32 +54,62 @@ def run(args, log_path, timeout, **extra_env):
     return code, Path(log_path).read_text(errors="replace")
 
 
-# === Processes forked from a server that imported TensorFlow and kvae once ===
+# === Processes forked from a server that imported TensorFlow (and kvae) once ===
 #
 # A fresh `python -m kvae` spends about 9 s of CPU importing TensorFlow and kvae before it
-# does anything; the reliability tests start dozens. multiprocessing's fork server imports
-# them once (before TensorFlow's runtime starts: no thread pools, no devices, so forking is
-# safe, and a child may still split its CPU into logical devices) and forks a child per
-# process. A child is a real process: its own pid and session, SIGKILL, exit codes, flock.
+# does anything, a script that loads a SavedModel about 7 s importing TensorFlow; the tests
+# start dozens. A fork server (multiprocessing's) imports them once, before TensorFlow's
+# runtime starts (no thread pools, no devices, so forking is safe, and a child may still split
+# its CPU into logical devices), and forks a child per process. A child is a real process: its
+# own pid and session, SIGKILL, exit codes (negative: killed by that signal), flock.
+
+KVAE = ("distributed", "kvae_cli", "kvae", "kvae.cli")
+# Scripts that prove a SavedModel needs no kvae: forked from a server that never imported it.
+WITHOUT_KVAE = {"run_saved_model.py": ("distributed", "numpy", "tensorflow"),
+                "serve_requests.py": ("distributed", "numpy", "tensorflow")}
 
 
-def _forkable(args):
+def _preload(args):
+    """The modules of the server to fork `args` from, or None for a subprocess."""
     if len(args) < 2 or args[0] != sys.executable:
-        return False
-    return args[1:3] in (["-m", "kvae"], ["-m", "kvae_cli"]) or args[1].endswith(".py")
+        return None
+    if args[1:3] in (["-m", "kvae"], ["-m", "kvae_cli"]):
+        return KVAE
+    if args[1].endswith(".py"):
+        return WITHOUT_KVAE.get(os.path.basename(args[1]), KVAE)
+    return None
 
 
-_context = None
+_servers = {}
 
 
-def _fork_server():
-    global _context
-    if _context is None:
-        import multiprocessing
+def _server(preload):
+    """multiprocessing keeps one fork server per process; here each set of modules has its own."""
+    if preload not in _servers:
+        _servers[preload] = forkserver.ForkServer()
+        _servers[preload].set_forkserver_preload(list(preload))
+    return _servers[preload]
 
-        _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(["distributed", "kvae_cli", "kvae", "kvae.cli"])
-    return _context
+
+class _Popen(popen_forkserver.Popen):
+    def _launch(self, process_obj):
+        # Launched as multiprocessing launches, through the server of the process's modules.
+        default = forkserver.connect_to_new_process
+        forkserver.connect_to_new_process = _server(process_obj.preload).connect_to_new_process
+        try:
+            super()._launch(process_obj)
+        finally:
+            forkserver.connect_to_new_process = default
+
+
+class _Process(context.ForkServerProcess):
+    """A process forked from the server that imported `preload`."""
+
+    _Popen = staticmethod(_Popen)
+
+    def __init__(self, preload, **kwargs):
+        super().__init__(**kwargs)
+        self.preload = preload
 
 
 def _child(args, log_path, extra_env):
@@ -105,9 +136,9 @@ def _child(args, log_path, extra_env):
 class Forked:
     """A `subprocess.Popen`-like handle (`pid`, `poll`, `wait`, `returncode`) on a forked child."""
 
-    def __init__(self, args, log_path, extra_env):
+    def __init__(self, args, log_path, extra_env, preload=KVAE):
         self.args = args
-        self._process = _fork_server().Process(target=_child, args=(list(args), str(log_path), extra_env))
+        self._process = _Process(preload, target=_child, args=(list(args), str(log_path), extra_env))
         self._process.start()
         self.pid = self._process.pid
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import kvae
 from conftest import tiny_vae, uniform_data
-from distributed import SCRIPTS, env
+from distributed import SCRIPTS, env, run
 
 SHAPE = (4, 4, 1)
 
@@ -56,12 +56,9 @@ def _expected(model, requests):
 
 def _run_in_fresh_process(path, requests, tmp_path, *flags):
     np.savez(tmp_path / "in.npz", **requests)
-    result = subprocess.run(
-        [sys.executable, str(SCRIPTS / "run_saved_model.py"), str(path), str(tmp_path / "in.npz"),
-         str(tmp_path / "out.npz"), *flags],
-        capture_output=True, text=True, env=env(), timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    code, output = run([sys.executable, str(SCRIPTS / "run_saved_model.py"), str(path), str(tmp_path / "in.npz"),
+                        str(tmp_path / "out.npz"), *flags], tmp_path / "run_saved_model.log", timeout=300)
+    assert code == 0, output[-5000:]
     return dict(np.load(tmp_path / "out.npz"))
 
 
@@ -126,10 +123,9 @@ def test_a_conditional_vae_serves_by_label_without_kvae(conditional_served, tmp_
     # A label out of range is refused by the graph, also through TF Serving's loader.
     bad = {"generate/seed": np.array([1], np.int64), "generate/label": np.array([4], np.int64)}
     np.savez(tmp_path / "bad.npz", **bad)
-    result = subprocess.run([sys.executable, str(SCRIPTS / "run_saved_model.py"), str(path), str(tmp_path / "bad.npz"),
-                             str(tmp_path / "bad_out.npz"), *flags], capture_output=True, text=True, env=env(),
-                            timeout=300)
-    assert result.returncode != 0 and "input `label` must be in [0, 4)" in result.stderr
+    code, output = run([sys.executable, str(SCRIPTS / "run_saved_model.py"), str(path), str(tmp_path / "bad.npz"),
+                        str(tmp_path / "bad_out.npz"), *flags], tmp_path / "bad.log", timeout=300)
+    assert code != 0 and "input `label` must be in [0, 4)" in output, output[-3000:]
 
 
 @pytest.mark.e2e

@@ -1,7 +1,6 @@
 """Served requests are bounded: one can fail, none can take the server down (TF Serving's loader)."""
 
 import json
-import subprocess
 import sys
 
 import numpy as np
@@ -10,7 +9,7 @@ import tensorflow as tf
 
 import kvae
 from conftest import tiny_vae, uniform_data
-from distributed import SCRIPTS, env
+from distributed import SCRIPTS, run
 
 SHAPE = (4, 4, 1)
 
@@ -19,10 +18,9 @@ def _serve(path, requests, tmp_path):
     """Runs `requests` (a list of `(signature, inputs)`) in order in one TF Serving-like process."""
     arrays = {f"{n}/{signature}/{k}": v for n, (signature, inputs) in enumerate(requests) for k, v in inputs.items()}
     np.savez(tmp_path / "requests.npz", **arrays)
-    result = subprocess.run(
-        [sys.executable, str(SCRIPTS / "serve_requests.py"), str(path), str(tmp_path / "requests.npz"),
-         str(tmp_path / "results.json")], capture_output=True, text=True, env=env(), timeout=300)
-    assert result.returncode == 0, f"the serving process died ({result.returncode}): {result.stderr[-2000:]}"
+    code, output = run([sys.executable, str(SCRIPTS / "serve_requests.py"), str(path), str(tmp_path / "requests.npz"),
+                        str(tmp_path / "results.json")], tmp_path / "serve_requests.log", timeout=300)
+    assert code == 0, f"the serving process died ({code}): {output[-2000:]}"
     return json.loads((tmp_path / "results.json").read_text())
 
 

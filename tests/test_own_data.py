@@ -1,7 +1,6 @@
 """Users' own data: image folders, TFRecord shards and tables, from the library and the CLI."""
 
 import json
-import subprocess
 import sys
 
 import keras
@@ -10,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import kvae
-from distributed import SCRIPTS, env, free_ports, run_all, start, tf_config
+from distributed import SCRIPTS, free_ports, run, run_all, start, tf_config
 from kvae.export import WARMUP_FILE
 from kvae_cli import main
 
@@ -235,12 +234,10 @@ def test_transforms_round_trip_their_config(tmp_path):
 
 def _serve(path, requests, tmp_path, session):
     np.savez(tmp_path / "in.npz", **requests)
-    result = subprocess.run(
-        [sys.executable, str(SCRIPTS / "run_saved_model.py"), str(path), str(tmp_path / "in.npz"),
-         str(tmp_path / "out.npz"), *(["--session"] if session else [])],
-        capture_output=True, text=True, env=env(), timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    code, output = run([sys.executable, str(SCRIPTS / "run_saved_model.py"), str(path), str(tmp_path / "in.npz"),
+                        str(tmp_path / "out.npz"), *(["--session"] if session else [])], tmp_path / "served.log",
+                       timeout=300)
+    assert code == 0, output[-3000:]
     return dict(np.load(tmp_path / "out.npz"))
 
 

@@ -9,6 +9,9 @@ Serving loads it: the TF1 session-based loader, fed by signature tensor names.
 
 import sys
 
+# Forked from a server that imported TensorFlow alone (tests/distributed.py), or started fresh.
+if any(name == "kvae" or name.startswith(("kvae.", "kvae_cli")) for name in sys.modules):
+    raise SystemExit("kvae is loaded: the test would prove nothing")
 sys.modules["kvae"] = None  # any `import kvae` now raises ImportError
 
 import numpy as np  # noqa: E402
