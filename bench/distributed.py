@@ -38,23 +38,28 @@ def _free_ports(n):
     return ports
 
 
-def _run(setting, steps, batch_size, timeout):
+def launch(command, log_path, **extra_env):
+    """Starts a worker in a session of its own (SIGKILL ends it and its children), output to `log_path`."""
+    with open(log_path, "a") as log:
+        return subprocess.Popen(command, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **extra_env), stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _run(setting, steps, batch_size, timeout, launch=launch):
     with tempfile.TemporaryDirectory() as tmp:
         base = [sys.executable, str(WORKER), "--steps", str(steps), "--batch-size", str(batch_size)]
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
         commands = []
         if setting == "default":
-            commands.append((base + ["--out", f"{tmp}/0.json"], env))
+            commands.append((base + ["--out", f"{tmp}/0.json"], {}))
         elif setting == "mirrored":
-            commands.append((base + ["--out", f"{tmp}/0.json", "--strategy", "mirrored", "--logical-cpus", "2"], env))
+            commands.append((base + ["--out", f"{tmp}/0.json", "--strategy", "mirrored", "--logical-cpus", "2"], {}))
         else:
             ports = _free_ports(2)
             for i in range(2):
                 config = {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": i}}
                 commands.append((base + ["--out", f"{tmp}/{i}.json", "--strategy", "multi_worker"],
-                                 dict(env, TF_CONFIG=json.dumps(config))))
-        processes = [subprocess.Popen(c, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                      start_new_session=True) for c, e in commands]
+                                 {"TF_CONFIG": json.dumps(config)}))
+        processes = [launch(c, f"{tmp}/{i}.log", **e) for i, (c, e) in enumerate(commands)]
         try:
             for p in processes:
                 p.wait(timeout=timeout)
@@ -64,12 +69,13 @@ def _run(setting, steps, batch_size, timeout):
                     os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
         if any(p.returncode for p in processes):
-            raise RuntimeError(f"{setting} failed: " + processes[0].stderr.read().decode()[-2000:])
+            raise RuntimeError(f"{setting} failed: " + Path(f"{tmp}/0.log").read_text(errors="replace")[-2000:])
         result = json.loads(Path(f"{tmp}/0.json").read_text())
     return result
 
 
-def main(argv=None):
+def main(argv=None, launch=launch):
+    """Runs the benchmark; `launch(command, log_path, **extra_env)` starts each worker (a `Popen`-like)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=128)
@@ -82,7 +88,7 @@ def main(argv=None):
     runs = {s: [] for s in settings}
     for _ in range(args.repeats):
         for setting in settings:
-            runs[setting].append(_run(setting, args.steps, args.batch_size, args.timeout))
+            runs[setting].append(_run(setting, args.steps, args.batch_size, args.timeout, launch))
 
     base = np.median([r["steps_per_s"] for r in runs["default"]])
     summary = {"steps": args.steps, "batch_size": args.batch_size, "repeats": args.repeats,

@@ -29,24 +29,25 @@ def env(**extra):
     return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", **extra)
 
 
-def start(args, log_path, **extra_env):
+def start(args, log_path, cwd=None, **extra_env):
     """Starts `args` in a process of its own group, so it (and children) can be SIGKILLed.
 
-    `python -m kvae ...` and `python SCRIPT.py ...` are forked from a server that
-    has imported what they need once (`Forked`); anything else is a subprocess.
+    `python -m MODULE ...` and `python SCRIPT.py ...` are forked from a server
+    that has imported what they need once (`Forked`); anything else is a
+    subprocess.
     """
     preload = _preload(args)
     if preload is not None:
-        return Forked(args, log_path, extra_env, preload)
+        return Forked(args, log_path, extra_env, preload, cwd)
     log = open(log_path, "a")
     return subprocess.Popen(
-        args, stdout=log, stderr=subprocess.STDOUT, env=env(**extra_env), start_new_session=True
+        args, stdout=log, stderr=subprocess.STDOUT, env=env(**extra_env), start_new_session=True, cwd=cwd
     )
 
 
-def run(args, log_path, timeout, **extra_env):
+def run(args, log_path, timeout, cwd=None, **extra_env):
     """Runs `args` as `start` does and waits; returns (exit code, its output). Killed at `timeout` s."""
-    process = start(args, log_path, **extra_env)
+    process = start(args, log_path, cwd, **extra_env)
     try:
         code = process.wait(timeout=timeout)
     finally:
@@ -73,7 +74,7 @@ def _preload(args):
     """The modules of the server to fork `args` from, or None for a subprocess."""
     if len(args) < 2 or args[0] != sys.executable:
         return None
-    if args[1:3] in (["-m", "kvae"], ["-m", "kvae_cli"]):
+    if args[1] == "-m":  # kvae's CLI, or a module of the repository (bench)
         return KVAE
     if args[1].endswith(".py"):
         return WITHOUT_KVAE.get(os.path.basename(args[1]), KVAE)
@@ -112,8 +113,8 @@ class _Process(context.ForkServerProcess):
         self.preload = preload
 
 
-def _child(args, log_path, extra_env):
-    """The forked child: a new session, the test's environment and log, then the command."""
+def _child(args, log_path, extra_env, cwd):
+    """The forked child: a new session, the test's environment, folder and log, then the command."""
     import io
     import runpy
 
@@ -123,11 +124,18 @@ def _child(args, log_path, extra_env):
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     sys.stdout = sys.stderr = io.TextIOWrapper(open(1, "wb", buffering=0, closefd=False), write_through=True)
-    if args[1] == "-m":
+    if cwd is not None:
+        os.chdir(cwd)
+    if args[1:3] in (["-m", "kvae"], ["-m", "kvae_cli"]):
         from kvae_cli import main
 
         sys.argv = ["kvae", *args[3:]]
         sys.exit(main(args[3:]))
+    if args[1] == "-m":
+        sys.argv = [args[2], *args[3:]]
+        sys.path.insert(0, os.getcwd())  # as `python -m` does
+        runpy.run_module(args[2], run_name="__main__", alter_sys=True)
+        return
     sys.argv = list(args[1:])
     sys.path.insert(0, os.path.dirname(os.path.abspath(args[1])))
     runpy.run_path(args[1], run_name="__main__")
@@ -136,9 +144,9 @@ def _child(args, log_path, extra_env):
 class Forked:
     """A `subprocess.Popen`-like handle (`pid`, `poll`, `wait`, `returncode`) on a forked child."""
 
-    def __init__(self, args, log_path, extra_env, preload=KVAE):
+    def __init__(self, args, log_path, extra_env, preload=KVAE, cwd=None):
         self.args = args
-        self._process = _Process(preload, target=_child, args=(list(args), str(log_path), extra_env))
+        self._process = _Process(preload, target=_child, args=(list(args), str(log_path), extra_env, cwd))
         self._process.start()
         self.pid = self._process.pid
 

@@ -10,7 +10,10 @@ from conftest import load_script
 @pytest.mark.e2e
 def test_distributed_bench_smoke(tmp_path):
     out = tmp_path / "d.json"
-    summary = load_script("bench/distributed.py").main(["--steps", "3", "--repeats", "1", "--out", str(out)])
+    from distributed import start  # the workers fork from a server that imported kvae once
+
+    summary = load_script("bench/distributed.py").main(["--steps", "3", "--repeats", "1", "--out", str(out)],
+                                                       launch=start)
     saved = json.loads(out.read_text())
     assert saved == json.loads(json.dumps(summary))
     assert {s: v["replicas"] for s, v in saved["settings"].items()} == {"default": 1, "mirrored": 2, "2 workers": 2}
@@ -89,7 +92,7 @@ def test_performance_bench_runs_end_to_end_on_the_smoke_budget(tmp_path, fashion
     other arguments to the same worker jobs.
     """
     only = ["kvae", "kvae KLWarmup", "pytorch fast"]
-    proc, saved = _run_quick("bench", tmp_path / "performance.json", fashion_data_dir, ["--only", *only])
+    output, saved = _run_quick("bench", tmp_path / "performance.json", fashion_data_dir, ["--only", *only])
     has_torch = "pytorch fast" in saved["runs"]
     assert set(saved["implementations"]) == set(only if has_torch else only[:2])
     for name, s in saved["implementations"].items():
@@ -104,7 +107,7 @@ def test_performance_bench_runs_end_to_end_on_the_smoke_budget(tmp_path, fashion
     assert [r["steps_per_execution"] for r in saved["runs"]["kvae KLWarmup"]] == [32]  # the schedule runs in the step
     profile = saved["profile"]
     assert profile["op_us_per_step"]["matmul (forward)"] > 0 and profile["op_us_per_step"]["optimizer"] > 0
-    assert profile["top_ops_us_per_step"] and "profile of kvae's step" in proc.stdout
+    assert profile["top_ops_us_per_step"] and "profile of kvae's step" in output
     assert saved["setup"]["training_flops_per_example"] == 2 * 3 * (784 * 400 + 400 * 40 + 20 * 400 + 400 * 784) - 2 * 784 * 400
     # Measured peaks (their order is a timing too: parallel test workers disturb it).
     assert saved["machine"]["matmul_peak_gflops"] > 0 and saved["machine"]["matmul_peak_gflops_bf16"] > 0
@@ -118,34 +121,32 @@ def test_performance_bench_runs_end_to_end_on_the_smoke_budget(tmp_path, fashion
     if has_torch:
         expected_targets |= {"dataset_at_least_1.5x_pytorch_fast", "neg_elbo_within_0.5_nats_of_pytorch_fast"}
     assert set(saved["targets"]) == expected_targets  # only the targets whose rows ran
-    assert "matmul peak" in proc.stdout and "implementation" in proc.stdout
+    assert "matmul peak" in output and "implementation" in output
 
 
 @pytest.mark.e2e
 def test_ablations_bench_runs_every_variant_on_the_smoke_budget(tmp_path, fashion_data_dir):
     """`python -m bench.ablations --quick`: each speed choice is timed against the defaults."""
-    proc, saved = _run_quick("bench.ablations", tmp_path / "ablations.json", fashion_data_dir)
+    output, saved = _run_quick("bench.ablations", tmp_path / "ablations.json", fashion_data_dir)
     assert list(saved["variants"]) == ["defaults", "per-element pipeline", "tfp Bernoulli log-prob",
                                        "1 step per call", "fused Adam", "mixed_bfloat16",
                                        "mixed_bfloat16 + fused Adam"]
     assert saved["variants"]["defaults"]["speed_vs_defaults"] == 1.0
     for row in saved["variants"].values():
         assert len(row["epoch_seconds"]) == 2 and row["samples_per_s_best"] > 0
-    assert "speed vs defaults" in proc.stdout
+    assert "speed vs defaults" in output
 
 
 def _run_quick(module, out, fashion_data_dir, extra=()):
-    """Runs `python -m MODULE --quick --out OUT EXTRA`; returns the process and the JSON it wrote."""
-    import os
-    import subprocess
+    """Runs `python -m MODULE --quick --out OUT EXTRA`; returns its output and the JSON it wrote."""
     import sys
 
     from conftest import ROOT
+    from distributed import run
 
     argv = [sys.executable, "-m", module, "--quick", "--out", str(out), *extra]
     if fashion_data_dir:
         argv += ["--data-dir", fashion_data_dir]
-    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc, json.loads(out.read_text())
+    code, output = run(argv, f"{out}.log", timeout=600, cwd=ROOT)
+    assert code == 0, output[-3000:]
+    return output, json.loads(out.read_text())
