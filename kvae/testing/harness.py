@@ -81,9 +81,12 @@ def run_fit_test(build, x, jit_compile=False, epochs=2, expect_jit=True, run_eag
     return model
 
 
-def run_saving_test(build, x, folder=None):
-    """A trained model saved as `.keras` reloads with the same weights, numbers and noise state."""
-    model = run_fit_test(build, x, epochs=1)
+def run_saving_test(build, x, folder=None, model=None):
+    """A trained model saved as `.keras` reloads with the same weights, numbers and noise state.
+
+    `model`: the trained model to save (default: one `run_fit_test` trains here).
+    """
+    model = run_fit_test(build, x, epochs=1) if model is None else model
     folder = folder or tempfile.mkdtemp()
     path = os.path.join(folder, "model.keras")
     model.save(path)
@@ -98,9 +101,12 @@ def run_saving_test(build, x, folder=None):
     _equal(loaded.get_config(), model.get_config(), "the model's config after the .keras round trip")
 
 
-def run_export_test(build, x, folder=None, score_samples=4):
-    """The exported SavedModel's signatures give what the Keras methods give."""
-    model = run_fit_test(build, x, epochs=1)
+def run_export_test(build, x, folder=None, score_samples=4, model=None):
+    """The exported SavedModel's signatures give what the Keras methods give.
+
+    `model`: the trained model to export (default: one `run_fit_test` trains here).
+    """
+    model = run_fit_test(build, x, epochs=1) if model is None else model
     folder = folder or tempfile.mkdtemp()
     path = model.export(os.path.join(folder, "served"), verbose=False, score_samples=score_samples)
     served = tf.saved_model.load(str(path)).signatures
@@ -185,10 +191,12 @@ def run_model_test(build, x, checks=CHECKS, folder=None, part=None):
         run_fit_test(build, x)
     if "jit" in checks:
         run_fit_test(build, x, jit_compile=True, epochs=1, expect_jit=part is None or part.supports_jit)
+    # Saving and export check one trained model: neither changes it.
+    trained = run_fit_test(build, x, epochs=1) if {"saving", "export"} <= set(checks) else None
     if "saving" in checks:
-        run_saving_test(build, x, folder)
+        run_saving_test(build, x, folder, model=trained)
     if "export" in checks:
-        run_export_test(build, x, folder)
+        run_export_test(build, x, folder, model=trained)
     if "replicas" in checks:
         run_replica_test(build, x)
     if "mixed_precision" in checks:
