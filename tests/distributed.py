@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from multiprocessing import context, forkserver, popen_forkserver
 from pathlib import Path
@@ -92,15 +93,19 @@ def _server(preload):
     return _servers[preload]
 
 
+_launching = threading.Lock()  # tests start processes from threads too (test_run_folder's kills)
+
+
 class _Popen(popen_forkserver.Popen):
     def _launch(self, process_obj):
         # Launched as multiprocessing launches, through the server of the process's modules.
-        default = forkserver.connect_to_new_process
-        forkserver.connect_to_new_process = _server(process_obj.preload).connect_to_new_process
-        try:
-            super()._launch(process_obj)
-        finally:
-            forkserver.connect_to_new_process = default
+        with _launching:
+            default = forkserver.connect_to_new_process
+            forkserver.connect_to_new_process = _server(process_obj.preload).connect_to_new_process
+            try:
+                super()._launch(process_obj)
+            finally:
+                forkserver.connect_to_new_process = default
 
 
 class _Process(context.ForkServerProcess):
