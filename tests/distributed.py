@@ -66,9 +66,9 @@ def run(args, log_path, timeout, cwd=None, **extra_env):
 # own pid and session, SIGKILL, exit codes (negative: killed by that signal), flock.
 
 KVAE = ("distributed", "kvae_cli", "kvae", "kvae.cli")
+TENSORFLOW = ("distributed", "numpy", "tensorflow")
 # Scripts that prove a SavedModel needs no kvae: forked from a server that never imported it.
-WITHOUT_KVAE = {"run_saved_model.py": ("distributed", "numpy", "tensorflow"),
-                "serve_requests.py": ("distributed", "numpy", "tensorflow")}
+WITHOUT_KVAE = {"run_saved_model.py", "serve_requests.py"}
 
 
 def _preload(args):
@@ -78,7 +78,7 @@ def _preload(args):
     if args[1] == "-m":  # kvae's CLI, or a module of the repository (bench)
         return KVAE
     if args[1].endswith(".py"):
-        return WITHOUT_KVAE.get(os.path.basename(args[1]), KVAE)
+        return TENSORFLOW if os.path.basename(args[1]) in WITHOUT_KVAE else KVAE
     return None
 
 

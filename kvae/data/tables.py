@@ -89,7 +89,8 @@ class TableSource(Source):
             order = np.argsort(select)  # CsvDataset returns the selected columns in file order
             ds = tf.data.experimental.CsvDataset(
                 str(path), [tf.float32] * len(names), header=True, select_cols=sorted(select))
-            ds = ds.batch(_READ_BATCH).map(as_written(lambda *cols: tf.stack([cols[i] for i in np.argsort(order)], axis=1)))
+            ds = ds.batch(_READ_BATCH).map(
+                as_written(lambda *cols: tf.stack([cols[i] for i in np.argsort(order)], axis=1)))
         else:
             ds = _parquet_batches(path, names)
         return ds.map(as_written(self._split_columns)).unbatch().enumerate().batch(_READ_BATCH).map(

@@ -226,7 +226,8 @@ class TFRecordSource(Source):
             label = parsed[self.label_feature] if self.label_feature else tf.constant(0, tf.int64)
             return ok, label
 
-        ds = tf.data.TFRecordDataset(path).map(as_written(check), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = tf.data.TFRecordDataset(path).map(as_written(check), num_parallel_calls=tf.data.AUTOTUNE,
+                                               deterministic=True)
         start = 0
         try:
             for ok, label in ds.batch(4096):
