@@ -76,7 +76,8 @@ def main(argv=None):
     print(
         f"{args.architecture}: test -ELBO {result['test_neg_elbo']:.2f} ± {result['test_neg_elbo_stderr']:.2f}, "
         f"IS-NLL (K={args.iw_samples}) {result['test_nll']:.2f} ± {result['test_nll_stderr']:.2f} nats "
-        f"({result['test_nll_bits_per_dim']:.4f} bits/dim), active units {result['active_units']}/{args.latent_dim}"
+        f"({result['test_nll_bits_per_dim']:.4f} bits/dim), active units {result['active_units']}/{args.latent_dim}; "
+        f"{result['nll_meaning']}"
     )
     result["per_example"] = per_example
     return result

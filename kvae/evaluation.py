@@ -150,7 +150,10 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
 
     Returns:
         dict of floats (and ints); `*_stderr` are standard errors of the mean
-        over examples, `*_bits_per_dim` divide nats by (dimensions · log 2).
+        over examples, `*_bits_per_dim` divide nats by (dimensions · log 2);
+        `nll_kind` and `nll_meaning` say what the numbers are a likelihood of
+        (`what_nll_measures`): only a `"mass"` gives bits/dim comparable with
+        published results.
 
     Example:
 
@@ -183,6 +186,7 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
     nll = -log_likelihood(model, x, num_samples=iw_samples, seed=seed, verbose=verbose, condition=condition)
     bits = int(np.prod(x.shape[1:])) * math.log(2)
     result = {
+        **what_nll_measures(model, x),
         "test_examples": int(len(x)),
         "test_neg_elbo": float(neg_elbo.mean()),
         "test_neg_elbo_stderr": _stderr(neg_elbo),
@@ -200,6 +204,28 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
     if per_example:
         result["per_example"] = {"neg_elbo": neg_elbo, "kl": kl, "nll": nll}
     return result
+
+
+def what_nll_measures(model, x):
+    """What the model's −log p(x) (and so its bits/dim) is on the data `x`, for tables and reports.
+
+    Returns:
+        `{"nll_kind": kind, "nll_meaning": sentence}`, kind `"mass"` (a
+        probability of the data's discrete values, comparable with published
+        numbers on the same data), `"density"` (of continuous data) or
+        `"not a density"` (a Bernoulli on grey levels: flagged, never to be
+        compared); see `kvae.likelihoods.Likelihood.what_nll_measures`.
+
+    Example:
+
+    >>> import numpy as np, kvae
+    >>> vae = kvae.build_vae((4,), latent_dim=2, hidden_units=8)  # a Bernoulli likelihood
+    >>> kvae.evaluation.what_nll_measures(vae, np.full((3, 4), 0.5, "float32"))["nll_kind"]
+    'not a density'
+    """
+    u, _ = model.preprocessing.forward(tf.constant(np.asarray(x, model.distribution_dtype)))
+    kind, sentence = model.likelihood.what_nll_measures(np.asarray(u))
+    return {"nll_kind": kind, "nll_meaning": sentence}
 
 
 def _stderr(values):

@@ -11,7 +11,7 @@ FEATURE_DTYPES = ("uint8", "float32", "encoded")
 # kvae.networks.ARCHITECTURES
 ARCHITECTURES = ("mlp", "conv")
 # kvae.likelihoods.REGISTRY
-LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed", "discretized_logistic", "categorical")
 # kvae.priors.REGISTRY
 PRIORS = ("normal", "mixture", "vamp")
 # kvae.posteriors.REGISTRY

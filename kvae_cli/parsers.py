@@ -64,8 +64,10 @@ def add_train_arguments(p):
                    help="units of the hidden layer(s), e.g. --hidden 400 or --hidden 512 256")
     p.add_argument("--architecture", choices=choices.ARCHITECTURES, default="mlp")
     p.add_argument("--likelihood", choices=choices.LIKELIHOODS, default=None,
-                   help="p(x|z): bernoulli (default for images and arrays) or gaussian (default for tables: "
-                        "decoder σ) or gaussian_fixed")
+                   help="p(x|z): bernoulli (default for images and arrays), gaussian (default for tables: "
+                        "decoder σ), gaussian_fixed, or a probability of 8-bit pixels: discretized_logistic "
+                        "(a mixture of discretised logistics, bits/dim comparable with papers) or categorical "
+                        "(256-way)")
     p.add_argument("--prior", choices=choices.PRIORS, default="normal",
                    help="p(z): normal N(0, I), mixture (learned Gaussian mixture) or vamp (VampPrior)")
     p.add_argument("--prior-components", type=arguments.positive_int, default=None, metavar="K",

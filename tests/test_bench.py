@@ -2,8 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 
+import kvae
 from conftest import load_script
 
 
@@ -49,6 +51,7 @@ def test_fashion_conv_vs_mlp_bench_smoke(tmp_path, fashion_data_dir):
     assert saved["paired"]["nll_difference"] == pytest.approx(conv["test_nll"] - mlp["test_nll"], rel=1e-4, abs=1e-3)
     assert saved["paired"]["nll_difference_stderr"] > 0
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["conv", "mlp"]
+    assert conv["nll_kind"] == mlp["nll_kind"] == "mass"  # binarised data under a Bernoulli
 
 
 @pytest.mark.e2e
@@ -82,6 +85,8 @@ def test_family_bench_smoke(tmp_path, fashion_data_dir):
     assert [(o["better"], o["worse"]) for o in saved["orderings"]] == [
         ("kvae IWAE k=5", "kvae VAE"), ("kvae VampPrior", "kvae VAE")]
     assert set(saved["comparisons"]) == ({"VAE", "VampPrior"} if saved["pythae"] else set())
+    # Grey levels under a Bernoulli: every number is flagged as no likelihood of the data.
+    assert saved["nll_meaning"] == [kvae.likelihoods.Bernoulli().what_nll_measures(np.array([0.5]))[1]]
 
 
 @pytest.mark.e2e

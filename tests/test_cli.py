@@ -61,6 +61,11 @@ def test_evaluate_reports_elbo_and_importance_sampled_nll(run_dir, capsys):
     assert 0 < result["test_neg_elbo_stderr"] < 2 and 0 < result["test_nll_stderr"] < 2
     assert result["active_units"] in (0, 1, 2) and result["latent_dim"] == 2
     assert f"active units {result['active_units']} of 2" in out
+    # The digits are grey levels under a Bernoulli: flagged, wherever the number is written.
+    assert result["nll_kind"] == "not a density" and "the NLL is NOT a likelihood of the data" in out
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["nll_kind"] == "not a density"
+    assert metrics["test_neg_elbo_bits_per_dim"] == pytest.approx(metrics["test_neg_elbo"] / (64 * np.log(2)))
 
 
 def test_report_lists_metrics_and_embeds_every_picture(run_dir, capsys):
@@ -73,6 +78,8 @@ def test_report_lists_metrics_and_embeds_every_picture(run_dir, capsys):
     assert evaluation["test_examples"] == 50
     assert "## evaluation.json" in report and f"| test_nll | {evaluation['test_nll']:.4g} |" in report
     assert "## metrics.json" in report and "data **digits** (1437 train / 360 test, 8×8×1)" in report
+    assert "**The likelihoods below are NOT a likelihood of the data: a Bernoulli on values other than 0 and 1" \
+        in report
     # The manifold of a 2-D latent space: 15×15 cells of 8×8 pixels.
     assert Image.open(run_dir / "manifold.png").size == (15 * 9 + 1, 15 * 9 + 1)
     # Training curves: a panel per logged metric (loss, reconstruction, kl, active_units).

@@ -94,7 +94,8 @@ def test_get_by_name_object_and_config():
 
 @pytest.mark.parametrize("bad", ["poisson", 3, None])
 def test_get_rejects_unknown_likelihood_with_clear_message(bad):
-    with pytest.raises(ValueError, match=r"`likelihood` must be one of \['bernoulli', 'gaussian', 'gaussian_fixed'\].*received: "):
+    names = r"\['bernoulli', 'gaussian', 'gaussian_fixed', 'discretized_logistic', 'categorical'\]"
+    with pytest.raises(ValueError, match=r"`likelihood` must be one of " + names + ".*received: "):
         kvae.likelihoods.get(bad)
 
 

@@ -23,7 +23,8 @@ def run(args):
         f"test -ELBO {result['test_neg_elbo']:.2f} ± {result['test_neg_elbo_stderr']:.2f} nats | "
         f"IS-NLL (K={args.iw_samples}) {result['test_nll']:.2f} ± {result['test_nll_stderr']:.2f} nats "
         f"({result['test_nll_bits_per_dim']:.4f} bits/dim) | KL {result['test_kl']:.2f} | "
-        f"active units {result['active_units']} of {model.latent_dim}"
+        f"active units {result['active_units']} of {model.latent_dim}\n"
+        f"the NLL is {result['nll_meaning']}"
     )
     return result
 

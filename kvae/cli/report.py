@@ -97,6 +97,9 @@ def write_report(run, model, data, x_test, y_test, seed=0):
     config = run.config()
     if config:
         lines += [_describe(config, data, model), ""]
+    meaning = (_read_json(run_dir / rf.EVALUATION) or _read_json(run_dir / rf.METRICS)).get("nll_meaning")
+    if meaning:  # what the nats and bits/dim below are a likelihood of (kvae.evaluation.what_nll_measures)
+        lines += [f"**The likelihoods below are {meaning}.**", ""]
     for title, name in ((rf.METRICS, rf.METRICS), (rf.EVALUATION, rf.EVALUATION)):
         metrics = _read_json(run_dir / name)
         if metrics:

@@ -140,6 +140,8 @@ def _train(args, data, strategy, config, epochs, steps, state, chief):
         "test_kl": test["kl"],
         "test_loss": test["loss"],
         "test_active_units": int(test["active_units"]),
+        "test_neg_elbo_bits_per_dim": -test["elbo"] / (math.prod(data.event_shape) * math.log(2)),
+        **kvae.evaluation.what_nll_measures(model, x_test),
         "replicas": strategy.num_replicas_in_sync,
         **_parts(model),
     }
@@ -155,7 +157,8 @@ def _train(args, data, strategy, config, epochs, steps, state, chief):
         return None
     print(
         f"test -ELBO {metrics['test_neg_elbo']:.2f} nats "
-        f"(reconstruction {metrics['test_reconstruction']:.2f}, KL {metrics['test_kl']:.2f}); "
+        f"(reconstruction {metrics['test_reconstruction']:.2f}, KL {metrics['test_kl']:.2f}; "
+        f"{metrics['nll_kind']}); "
         f"run folder: {run.name}"
     )
     return metrics

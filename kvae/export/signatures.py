@@ -8,6 +8,7 @@ from kvae.preprocessing import attach
 from kvae.data.transforms import ImageDecoding
 from kvae.export import transformed
 from kvae.export.gating import gated
+from kvae.likelihoods import eight_bit
 
 # The exported signatures; the first is also exported as "serving_default".
 SIGNATURES = ("encode", "decode", "reconstruct", "generate", "score", "score_k")
@@ -163,6 +164,8 @@ def build_archive(model, score_samples=100, transform=None, **bounds):
     archive = keras.export.ExportArchive()
     archive.track(model)
     support = model.preprocessing.data_support(model.likelihood.support)  # of the raw inputs
+    # Levels k/255 of the raw inputs: only where the networks see the data as given.
+    eight_bit_levels = model.likelihood.levels == eight_bit.LEVELS and support == model.likelihood.support
 
     def checked(tensor, name, shape, values=None):
         # TF Serving feeds a request's tensor without comparing it with the declared
@@ -198,6 +201,13 @@ def build_archive(model, score_samples=100, transform=None, **bounds):
             checks.append(tf.debugging.Assert(within, [
                 f"input `{name}` must be in [{low:g}, {high:g}] for the {type(model.likelihood).__name__} "
                 "likelihood, received values in", tf.reduce_min(values_flat), tf.reduce_max(values_flat)]))
+            if eight_bit_levels:
+                # A mass of 8-bit pixels is of the levels k/255 alone: a value between two is refused, not rounded.
+                on_grid = eight_bit.on_grid(values_flat)
+                fine.append(on_grid)
+                checks.append(tf.debugging.Assert(on_grid, [
+                    f"input `{name}` must hold 8-bit values k/255 for the {type(model.likelihood).__name__} "
+                    "likelihood, received values between levels"]))
         with tf.control_dependencies(checks):
             return tf.identity(gated(tensor, tf.reduce_all(tf.stack(fine)), shape))
 

@@ -3,6 +3,8 @@
 from kvae import registry
 from kvae.likelihoods.base import Likelihood
 from kvae.likelihoods.bernoulli import Bernoulli
+from kvae.likelihoods.categorical import Categorical
+from kvae.likelihoods.discretized_logistic import DiscretizedLogistic
 from kvae.likelihoods.gaussian import Gaussian
 from kvae.likelihoods.gaussian_fixed import GaussianFixed
 
@@ -10,6 +12,8 @@ REGISTRY = registry.Registry("likelihood", Likelihood, {
     "bernoulli": Bernoulli,
     "gaussian": Gaussian,
     "gaussian_fixed": GaussianFixed,
+    "discretized_logistic": DiscretizedLogistic,
+    "categorical": Categorical,
 })
 NAMES = REGISTRY.names
 
@@ -19,7 +23,8 @@ def get(identifier):
 
     Args:
         identifier: str, dict or `kvae.likelihoods.Likelihood`. One of
-            `"bernoulli"`, `"gaussian"`, `"gaussian_fixed"`; a serialized
+            `"bernoulli"`, `"gaussian"`, `"gaussian_fixed"`,
+            `"discretized_logistic"`, `"categorical"`; a serialized
             likelihood; or a likelihood object (returned as is).
 
     Example:
@@ -30,4 +35,7 @@ def get(identifier):
     """
     return REGISTRY.get(identifier)
 
-__all__ = ["Likelihood", "Bernoulli", "Gaussian", "GaussianFixed", "get", "NAMES", "REGISTRY"]
+__all__ = [
+    "Likelihood", "Bernoulli", "Categorical", "DiscretizedLogistic", "Gaussian", "GaussianFixed", "get", "NAMES",
+    "REGISTRY",
+]

@@ -39,6 +39,7 @@ class Bernoulli(Likelihood):
 
     num_params = 1
     support = (0.0, 1.0)
+    levels = 2  # a mass of 0/1 values (grey levels are accepted, and reported as no density)
 
     def parameters(self, params):
         return {"logits": params, "probs": tf.sigmoid(params)}

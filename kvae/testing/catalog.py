@@ -76,9 +76,10 @@ def combinations():
     """Every prior × posterior × objective, each with a likelihood, as dicts role → `PartSpec`.
 
     The likelihood of combination (i, j, k) is number (i + j + k) mod n: with
-    three of each, an orthogonal array, so every likelihood meets every
-    prior, posterior and objective (three times), in 27 models rather than
-    81; no requirement involves a likelihood today. Valid or not: `kvae.VAE`
+    three of each other role, the sums i + j + k for one fixed part cover
+    five consecutive values, so every likelihood (of up to five) meets every
+    prior, posterior and objective, in 27 models rather than 27·n; no
+    requirement involves a likelihood today. Valid or not: `kvae.VAE`
     decides.
     """
     likelihood_specs = registered_parts("likelihood")

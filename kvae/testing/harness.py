@@ -27,8 +27,9 @@ CHECKS = ("serialization", "fit", "jit", "saving", "export", "replicas", "mixed_
 
 
 def data(input_shape=(6,), n=16, seed=0):
-    """Examples in (0, 1), which every built-in likelihood's support holds."""
-    return np.random.default_rng(seed).uniform(0.05, 0.95, size=(n, *input_shape)).astype("float32")
+    """Examples of 8-bit levels k/255 in (0.05, 0.95), which every built-in likelihood's support holds."""
+    levels = np.random.default_rng(seed).integers(13, 243, size=(n, *input_shape), endpoint=True)
+    return (levels / 255).astype("float32")
 
 
 def clone(part):
@@ -165,7 +166,7 @@ def run_part_test(part, checks=CHECKS, x=None, folder=None, companions=()):
     Args:
         part: an instance of a `kvae` part class (built-in or your own).
         checks: names from `CHECKS`.
-        x: data for the model, `[n, 6]` in (0, 1) by default.
+        x: data for the model, `[n, 6]` 8-bit levels in (0, 1) by default.
         folder: where saved files go (a new temporary folder by default).
         companions: other parts the model needs with this one (e.g. a
             Gaussian likelihood for a preprocessing whose outputs leave [0, 1]).
