@@ -4,9 +4,11 @@ from kvae import checks
 from kvae import conditions
 from kvae import likelihoods as likelihoods_lib
 from kvae import posteriors as posteriors_lib
+from kvae import priors as priors_lib
 from kvae.model import VAE
 from kvae.networks import ARCHITECTURES
 from kvae.networks.conv import conv_decoder, conv_encoder
+from kvae.networks.ladder import first_layer_decoder, mlp_ladder_encoder
 from kvae.networks.mlp import mlp_decoder, mlp_encoder
 
 
@@ -23,8 +25,8 @@ def build_vae(
     free_bits=0.0,
     name="vae",
     dtype=None,
-    prior="normal",
-    posterior="normal",
+    prior=None,
+    posterior=None,
     objective="elbo",
     num_classes=None,
     condition_shape=None,
@@ -35,10 +37,20 @@ def build_vae(
 
     Args:
         input_shape: tuple of int. Shape of one example, e.g. `(28, 28, 1)`.
-        latent_dim: int. Size of z, > 0.
+        latent_dim: int, or tuple of int for a hierarchical VAE. The size of
+            z, > 0; or the sizes d₁ … d_L of L ≥ 2 latent layers, z₁ (nearest
+            the data) first: a Ladder VAE (Sønderby et al., 2016) with the
+            top-down prior `kvae.priors.TopDown`, the posterior
+            `kvae.posteriors.Ladder`, a bottom-up encoder
+            (`kvae.networks.mlp_ladder_encoder`) and a decoder p(x|z₁); the
+            model's `latent_dim` is Σ d_l.
         architecture: str. `"mlp"` or `"conv"` (images `(H, W, C)` only).
         hidden_units: int or tuple of int. Hidden `Dense` widths of the encoder;
-            the decoder uses them reversed.
+            the decoder uses them reversed. For a hierarchy: one width per
+            latent layer (or one for all), each used by two `Dense` layers of
+            the bottom-up block below that layer and of the top-down
+            network below it (Burda et al.'s two-layer model is
+            `latent_dim=(100, 50), hidden_units=(200, 100)`).
         likelihood: str or `kvae.likelihoods.Likelihood`. p(x|z).
         filters: tuple of int. Conv filters of the encoder (decoder: reversed).
         seed: int or None. Seed of the model's sampling noise.
@@ -51,7 +63,8 @@ def build_vae(
             policy). The networks compute in it; distributions, log-probs and
             metrics stay float32 (see `kvae.VAE`).
         prior, posterior, objective: the model's parts, by name or instance
-            (see `kvae.VAE`).
+            (see `kvae.VAE`). None: `"normal"` for both, or the hierarchy's
+            `TopDown` and `Ladder` when `latent_dim` is a tuple.
         condition: a `kvae.conditions` part (or its name) making a
             conditional VAE whose networks also take the condition's tensor
             (see `kvae.VAE`); `num_classes=C` and `condition_shape=S` are
@@ -71,7 +84,6 @@ def build_vae(
         raise ValueError(
             f"`architecture` must be one of {list(ARCHITECTURES)}, received: {architecture!r}"
         )
-    latent_dim = checks.positive_int(latent_dim, "latent_dim")
     hidden_units = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
     if not hidden_units or any(not isinstance(u, int) or u <= 0 for u in hidden_units):
         raise ValueError(
@@ -80,9 +92,16 @@ def build_vae(
     input_shape = tuple(int(d) for d in input_shape)
     likelihood = likelihoods_lib.get(likelihood)
     params_shape = likelihood.params_shape(input_shape)
-    posterior = posteriors_lib.get(posterior, dtype=dtype)
     condition = conditions.get(condition, num_classes, condition_shape)
     c_shape = condition.shape
+    if isinstance(latent_dim, (list, tuple)):
+        return _hierarchical(
+            input_shape, latent_dim, architecture, hidden_units, likelihood, params_shape, condition, dtype,
+            prior=prior, posterior=posterior, beta=beta, seed=seed, free_bits=free_bits, name=name,
+            objective=objective, preprocessing=preprocessing,
+        )
+    latent_dim = checks.positive_int(latent_dim, "latent_dim")
+    posterior = posteriors_lib.get(posterior, dtype=dtype)
     params_size = sum(posterior.params_sizes(latent_dim))
     if architecture == "mlp":
         encoder = mlp_encoder(input_shape, latent_dim, hidden_units, dtype=dtype, params_size=params_size,
@@ -96,6 +115,35 @@ def build_vae(
                                condition_shape=c_shape)
     return VAE(
         encoder, decoder, latent_dim, likelihood=likelihood, beta=beta, seed=seed,
-        free_bits=free_bits, name=name, dtype=dtype, prior=prior, posterior=posterior, objective=objective,
+        free_bits=free_bits, name=name, dtype=dtype, prior=prior or "normal", posterior=posterior, objective=objective,
         condition=condition, preprocessing=preprocessing,
     )
+
+
+def _hierarchical(input_shape, latent_dims, architecture, hidden_units, likelihood, params_shape, condition, dtype,
+                  prior, posterior, **kwargs):
+    # A Ladder VAE: the bottom-up encoder, the top-down prior, the ladder posterior and p(x|z₁).
+    latent_dims = tuple(checks.positive_int(d, "latent_dim") for d in latent_dims)
+    if len(latent_dims) < 2:
+        raise ValueError(f"`latent_dim` must be an int or at least two layers' sizes, received: {latent_dims!r}")
+    if len(hidden_units) == 1:
+        hidden_units = hidden_units * len(latent_dims)
+    if len(hidden_units) != len(latent_dims):
+        raise ValueError(
+            f"`hidden_units` must give one width per latent layer ({len(latent_dims)}) or one for all, received: "
+            f"{hidden_units!r}"
+        )
+    if architecture != "mlp":
+        raise ValueError(f"a hierarchical VAE (a tuple `latent_dim`) is built with architecture=\"mlp\", "
+                         f"received: {architecture!r}")
+    c_shape = condition.shape
+    prior = priors_lib.get(prior or "top_down", **({} if prior else {"latent_dims": latent_dims,
+                                                                        "hidden_units": hidden_units[1:]}),
+                           dtype=dtype)
+    posterior = posteriors_lib.get(posterior or "ladder", dtype=dtype)
+    encoder = mlp_ladder_encoder(input_shape, latent_dims, hidden_units, dtype=dtype, condition_shape=c_shape)
+    inner = mlp_decoder(latent_dims[0], params_shape, (hidden_units[0],) * 2, name="decoder_z1", dtype=dtype,
+                        condition_shape=c_shape)
+    decoder = first_layer_decoder(latent_dims, inner, dtype=dtype, condition_shape=c_shape)
+    return VAE(encoder, decoder, sum(latent_dims), likelihood=likelihood, dtype=dtype, prior=prior,
+               posterior=posterior, condition=condition, **kwargs)

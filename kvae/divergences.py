@@ -9,6 +9,14 @@ The ELBO's KL term is, in order of preference,
        KL_j = −½ (1 + log σ_j² − μ_j² − σ_j²),
 
    which free bits act on;
+   for a hierarchy of latent layers (`kvae.priors.TopDown`, `kvae.posteriors.Ladder`)
+   whose layers are diagonal Gaussians given the layers above, the same per
+   dimension at the sampled path z,
+
+       KL_j = KL(q(z_{l,j} | z_{l+1}, x) ‖ p(z_{l,j} | z_{l+1})),
+
+   an unbiased single-sample estimate of the KL (exact for the top layer)
+   with the variance of only the layers above: LVAE's and NVAE's terms;
 2. in total, `[batch, 1]`, when `tfd.kl_divergence` knows the pair (e.g. the
    full-covariance Gaussian against N(0, I), ½ (tr Σ + μᵀμ − d − log det Σ));
 3. otherwise the single-sample estimate log q(z|x) − log p(z) at the training
@@ -48,6 +56,9 @@ def kl_terms(posterior, prior, z, log_q):
     per_dimension = _per_dimension(posterior, prior)
     if per_dimension is not None:
         return per_dimension
+    per_layer = _per_layer(posterior, prior, z)
+    if per_layer is not None:
+        return per_layer
     try:
         return tfd.kl_divergence(posterior, prior)[..., tf.newaxis]
     except NotImplementedError:
@@ -61,6 +72,30 @@ def _per_dimension(posterior, prior):
         return tfd.kl_divergence(posterior.distribution, prior.distribution)
     except NotImplementedError:
         return None
+
+
+def _per_layer(posterior, prior, z):
+    # A hierarchy gives its layers' conditionals at the path z (`conditionals(z)`); a diagonal Gaussian
+    # posterior against a hierarchical prior is split into the prior's layers.
+    hierarchy = prior if hasattr(prior, "conditionals") else posterior if hasattr(posterior, "conditionals") else None
+    if hierarchy is None or z is None:
+        return None
+    layers = [_conditionals(d, z, hierarchy.latent_dims) for d in (posterior, prior)]
+    if any(layer is None for layer in layers):
+        return None
+    return tf.concat([tfd.kl_divergence(q.distribution, p.distribution) for q, p in zip(*layers)], axis=-1)
+
+
+def _conditionals(distribution, z, latent_dims):
+    if hasattr(distribution, "conditionals"):
+        return distribution.conditionals(z)
+    if isinstance(distribution, tfd.Independent) and isinstance(distribution.distribution, tfd.Normal) and \
+            _event_axes(distribution) == 1:
+        normal = distribution.distribution
+        locs, scales = (tf.split(tf.broadcast_to(t, tf.shape(z)), latent_dims, axis=-1) for t in (normal.loc,
+                                                                                                  normal.scale))
+        return [tfd.Independent(tfd.Normal(loc, scale), 1) for loc, scale in zip(locs, scales)]
+    return None
 
 
 def _event_axes(independent):

@@ -132,7 +132,11 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
     - `test_nll`: importance-sampled NLL with K = `iw_samples`
       (`VAE.log_likelihood`), ≤ −ELBO in expectation;
     - `active_units`: latent dimensions with Var_x(μ_j(x)) > 0.01 (μ: the
-      posterior's location, `VAE.embed`).
+      posterior's location, `VAE.embed`);
+    - for a hierarchy of latent layers, `active_units_z1`, `latent_dim_z1`,
+      … per layer, and `test_kl_z1`, … when the KL has a term per dimension:
+      the usual failure of deep VAEs, upper layers collapsing onto the prior,
+      shows there.
 
     Args:
         model: `kvae.VAE`.
@@ -164,7 +168,7 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
     >>> result["test_examples"], result["iw_samples"], result["latent_dim"]
     (10, 10, 2)
     """
-    reconstruction, kl = [], []
+    reconstruction, kl, layer_kl = [], [], []
     units = ActiveUnits(model.latent_dim)
     base_seed = tf.constant([seed, 1], dtype=tf.int32)  # apart from the importance samples' seeds
     x = np.asarray(x, dtype=model.distribution_dtype)
@@ -180,6 +184,9 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
         r, kl_per_dim, loc = forward.elbo_terms(epsilon)
         reconstruction.append(r.numpy())
         kl.append(np.sum(kl_per_dim.numpy(), axis=-1))
+        if model.layer_kl_trackers:  # a hierarchy whose KL has a term per dimension: each layer's
+            layer_kl.append([np.sum(t, axis=-1) for t in np.split(kl_per_dim.numpy(),
+                                                                  np.cumsum(model.latent_layers)[:-1], axis=-1)])
         units.update_state(loc)
     reconstruction, kl = np.concatenate(reconstruction), np.concatenate(kl)
     neg_elbo = reconstruction + kl
@@ -201,6 +208,12 @@ def evaluate(model, x, iw_samples=1000, batch_size=256, seed=0, verbose=0, per_e
         "active_units": int(units.result()),
         "latent_dim": int(model.latent_dim),
     }
+    if len(model.latent_layers) > 1:
+        for l, count in enumerate(model.layer_active_units(units.variances(), units.threshold)):
+            result[f"active_units_z{l + 1}"] = int(count)
+            result[f"latent_dim_z{l + 1}"] = int(model.latent_layers[l])
+        for l, values in enumerate(zip(*layer_kl)):
+            result[f"test_kl_z{l + 1}"] = float(np.concatenate(values).mean())
     if per_example:
         result["per_example"] = {"neg_elbo": neg_elbo, "kl": kl, "nll": nll}
     return result

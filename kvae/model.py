@@ -177,6 +177,11 @@ class VAE(execution.KerasExecution, keras.Model):
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.elbo_tracker = keras.metrics.Mean(name="elbo")
         self.active_units_tracker = ActiveUnits(latent_dim, name="active_units")
+        # A hierarchy's layers (z₁ first), and their KLs when the KL has a term per dimension.
+        self.latent_layers = tuple(self.prior_layer.latent_dims or (latent_dim,))
+        per_dimension = all("factorized" in self.parts[role].provides for role in ("prior", "posterior"))
+        self.layer_kl_trackers = [keras.metrics.Mean(name=f"kl_z{l + 1}") for l in range(len(self.latent_layers))
+                                  ] if len(self.latent_layers) > 1 and per_dimension else []
 
         # === Config ===
         self.latent_dim = latent_dim
@@ -234,6 +239,7 @@ class VAE(execution.KerasExecution, keras.Model):
             self.posterior_layer.params_sizes(self.latent_dim), c_shape,
         )
         self.prior_layer.connect(self.posterior_of)
+        self.posterior_layer.connect(self.prior_layer.distribution)
         if not self.prior_layer.built:
             self.prior_layer.build((None, self.latent_dim), (None,) + self.event_shape)
         elif self.prior_layer.latent_dim != self.latent_dim:
@@ -491,7 +497,19 @@ class VAE(execution.KerasExecution, keras.Model):
             self.kl_tracker,
             self.elbo_tracker,
             self.active_units_tracker,
+            *self.layer_kl_trackers,
         ]
+
+    @property
+    def layer_logs(self):
+        """The logs of a hierarchy's layers: `kl_z1` … (when the KL has a term per dimension), `active_units_z1` …."""
+        if len(self.latent_layers) == 1:
+            return []
+        return [t.name for t in self.layer_kl_trackers] + [f"active_units_z{l + 1}" for l in range(len(self.latent_layers))]
+
+    def layer_active_units(self, variances, threshold):
+        """Active units per latent layer from the per-dimension variances of the posterior's location `[latent_dim]`."""
+        return [tf.reduce_sum(tf.cast(v > threshold, tf.float32)) for v in tf.split(variances, self.latent_layers)]
 
     @deprecation.renamed("labels", "condition")
     def elbo_terms(self, x, training=False, condition=None):
@@ -540,7 +558,14 @@ class VAE(execution.KerasExecution, keras.Model):
         self.kl_tracker.update_state(kl, sample_weight)
         self.elbo_tracker.update_state(-(reconstruction + kl), sample_weight)
         self.active_units_tracker.update_state(loc, sample_weight)
+        for tracker, layer_kl in zip(self.layer_kl_trackers, tf.split(kl_per_dim, self.latent_layers, axis=-1)
+                                     if self.layer_kl_trackers else []):
+            tracker.update_state(tf.reduce_sum(layer_kl, axis=-1), sample_weight)
         logs = {m.name: m.result() for m in self.metrics}
+        if len(self.latent_layers) > 1:
+            units = self.active_units_tracker
+            counts = self.layer_active_units(units.variances(), units.threshold)
+            logs.update({f"active_units_z{l + 1}": count for l, count in enumerate(counts)})
         logs.update({name: tf.identity(variable) for name, variable in (scheduled or {}).items()})
         return distribute.step_outputs(logs)
 

@@ -20,6 +20,9 @@ Capabilities:
   bits act on those terms.
 - `"unconditional"` (condition): the VAE takes no condition
   (`kvae.conditions.Unconditional`).
+- `"hierarchical"` (prior): a hierarchy of latent layers generated top-down,
+  whose conditionals p(z_l | z_{l+1}) a ladder posterior is made with
+  (`kvae.priors.TopDown`).
 """
 
 import dataclasses
@@ -30,6 +33,7 @@ CAPABILITIES = {
     "density": "a posterior whose density has a closed form at any z",
     "factorized": "a KL with a closed form per latent dimension",
     "unconditional": "an unconditional VAE",
+    "hierarchical": "a top-down hierarchical prior",
 }
 
 

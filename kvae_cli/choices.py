@@ -13,9 +13,9 @@ ARCHITECTURES = ("mlp", "conv")
 # kvae.likelihoods.REGISTRY
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed", "discretized_logistic", "categorical")
 # kvae.priors.REGISTRY
-PRIORS = ("normal", "mixture", "vamp")
+PRIORS = ("normal", "mixture", "vamp", "top_down")
 # kvae.posteriors.REGISTRY
-POSTERIORS = ("normal", "full", "iaf")
+POSTERIORS = ("normal", "full", "iaf", "ladder")
 # kvae.objectives.REGISTRY
 OBJECTIVES = ("elbo", "iwae")
 # kvae.objectives.GRADIENTS

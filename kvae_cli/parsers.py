@@ -59,9 +59,12 @@ def add_train_arguments(p):
     p.add_argument("--epochs", type=arguments.positive_int, default=None,
                    help="passes over the training set (default: 100 on digits, 10 otherwise)")
     p.add_argument("--batch-size", type=arguments.positive_int, default=128)
-    p.add_argument("--latent-dim", type=arguments.positive_int, default=20)
+    p.add_argument("--latent-dim", type=arguments.positive_int, nargs="+", default=[20], metavar="D",
+                   help="size of z (default 20), or several sizes d1 d2 ... for a hierarchical (ladder) VAE, "
+                        "z1 (nearest the data) first, e.g. --latent-dim 32 16 8")
     p.add_argument("--hidden", type=arguments.positive_int, nargs="+", default=[400],
-                   help="units of the hidden layer(s), e.g. --hidden 400 or --hidden 512 256")
+                   help="units of the hidden layer(s), e.g. --hidden 400 or --hidden 512 256; for a hierarchy one "
+                        "width per latent layer, or one for all")
     p.add_argument("--architecture", choices=choices.ARCHITECTURES, default="mlp")
     p.add_argument("--likelihood", choices=choices.LIKELIHOODS, default=None,
                    help="p(x|z): bernoulli (default for images and arrays), gaussian (default for tables: "

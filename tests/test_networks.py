@@ -46,7 +46,7 @@ def test_build_vae_trains_every_combination(architecture, likelihood):
         ({"latent_dim": 0}, r"`latent_dim` must be a positive integer, received: 0"),
         ({"hidden_units": (400, -1)}, r"`hidden_units` must be positive integers, received: \(400, -1\)"),
         ({"hidden_units": ()}, r"`hidden_units` must be positive integers, received: \(\)"),
-        ({"likelihood": "laplace"}, r"`likelihood` must be one of \['bernoulli', 'gaussian', 'gaussian_fixed'\]"),
+        ({"likelihood": "laplace"}, r"`likelihood` must be one of \['bernoulli', 'gaussian', 'gaussian_fixed',"),
         ({"input_shape": (64,), "architecture": "conv"}, r"`input_shape` must be \(height, width, channels\) for the conv architecture, received: \(64,\)"),
     ],
 )

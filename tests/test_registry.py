@@ -69,16 +69,19 @@ def test_a_config_of_an_earlier_version_with_beta_and_free_bits_still_loads():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"prior": "flow"}, r"`prior` must be one of \['normal', 'mixture', 'vamp'\] or a kvae.priors.Prior, received: 'flow'"),
-        ({"posterior": "planar"}, r"`posterior` must be one of \['normal', 'full', 'iaf'\] or a kvae.posteriors.Posterior, received: 'planar'"),
+        ({"prior": "flow"}, r"`prior` must be one of \['normal', 'mixture', 'vamp', 'top_down'\] or a kvae.priors.Prior, "
+                            r"received: 'flow'"),
+        ({"posterior": "planar"}, r"`posterior` must be one of \['normal', 'full', 'iaf', 'ladder'\] or a "
+                                r"kvae.posteriors.Posterior, received: 'planar'"),
         ({"objective": "vr"}, r"`objective` must be one of \['elbo', 'iwae'\] or a kvae.objectives.Objective, received: 'vr'"),
         ({"prior": "built for 2"}, r"`prior` must be over latent_dim=3 dimensions, received one built for 2"),
         ({"objective": kvae.objectives.ELBO(), "beta": 0.5},
          r'`beta` and `free_bits` configure the "elbo" objective; pass them to an objective instance instead'),
         ({"objective": "iwae", "free_bits": 0.5}, r'`beta` and `free_bits` configure the "elbo" objective'),
         ({"prior": "mixture", "free_bits": 0.5},
-         r'free_bits needs a KL with a closed form per latent dimension \(the "normal" prior and the "normal" '
-         r'posterior\), received the GaussianMixture prior and the DiagonalNormal posterior: use free_bits=0'),
+         r'free_bits needs a KL with a closed form per latent dimension \(the "normal" or "top_down" prior and the '
+         r'"normal" or "ladder" posterior\), received the GaussianMixture prior and the DiagonalNormal posterior: use '
+         r'free_bits=0'),
         ({"posterior": "full", "free_bits": 0.5}, r"received the StandardNormal prior and the FullNormal posterior"),
         ({"posterior": "iaf", "prior": "vamp"},
          r'the VampPrior \(its components are the posterior at the pseudo-inputs\) needs a posterior whose '

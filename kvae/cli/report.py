@@ -131,7 +131,7 @@ def _describe(config, data, model):
         f"data **{config.get('data')}** ({data.num_train} train / {data.num_test} test, {shape}"
         f"{', binarised' if config.get('binarize') else ''})",
         f"{config.get('architecture', 'mlp')} {'-'.join(str(u) for u in config.get('hidden') or [])} hidden units",
-        f"latent {config.get('latent_dim')}",
+        _latent(config.get("latent_dim")),
         *(model.parts[role].describe() for role in ("likelihood", "prior", "posterior", "objective")),
         *(["conditional on the class labels"] if config.get("conditional") else []),
         f"{config.get('epochs')} epochs, batch {config.get('batch_size')}",
@@ -139,6 +139,12 @@ def _describe(config, data, model):
     if config.get("kl_warmup"):
         parts.append(f"KL warm-up over {config['kl_warmup']} epochs")
     return "; ".join(parts) + "."
+
+
+def _latent(latent_dim):
+    if isinstance(latent_dim, (list, tuple)):
+        return f"latent layers {'-'.join(str(d) for d in latent_dim)} (z1 first)"
+    return f"latent {latent_dim}"
 
 
 def _class_names(data):

@@ -25,6 +25,7 @@ def run(args):
     if args.cache and data.streaming:
         data = data.cached()
     args.likelihood = args.likelihood or sources.default_likelihood(data)
+    _hierarchy_defaults(args)
     run_folder = kvae.RunFolder(args.out or Path("runs") / data.name, argument="--out")
     _check_arguments(args, data, run_folder)  # before anything is written
     epochs = args.epochs or DEFAULT_EPOCHS.get(data.name, OTHER_EPOCHS)
@@ -140,6 +141,7 @@ def _train(args, data, strategy, config, epochs, steps, state, chief):
         "test_kl": test["kl"],
         "test_loss": test["loss"],
         "test_active_units": int(test["active_units"]),
+        **{f"test_{name}": test[name] for name in model.layer_logs},  # a hierarchy's, per layer
         "test_neg_elbo_bits_per_dim": -test["elbo"] / (math.prod(data.event_shape) * math.log(2)),
         **kvae.evaluation.what_nll_measures(model, x_test),
         "replicas": strategy.num_replicas_in_sync,
@@ -197,9 +199,32 @@ def num_classes(data):
     return len(data.class_names)
 
 
+def hierarchical(args):
+    """Whether --latent-dim gave several layers' sizes (a ladder VAE)."""
+    return isinstance(args.latent_dim, (list, tuple)) and len(args.latent_dim) > 1
+
+
+def _hierarchy_defaults(args):
+    # One size is an int (as kvae 0.1 stored it); several make a hierarchy, whose default parts are its own.
+    if isinstance(args.latent_dim, (list, tuple)) and len(args.latent_dim) == 1:
+        args.latent_dim = args.latent_dim[0]
+    if hierarchical(args):
+        args.latent_dim = list(args.latent_dim)
+        args.prior = "top_down" if args.prior == "normal" else args.prior
+        args.posterior = "ladder" if args.posterior == "normal" else args.posterior
+
+
 def _check_parts(args):
-    if args.prior == "normal" and args.prior_components is not None:
-        raise ValueError("--prior-components needs --prior mixture or vamp, received: --prior normal")
+    sizes = " ".join(str(d) for d in args.latent_dim) if hierarchical(args) else str(args.latent_dim)
+    if hierarchical(args) and args.prior != "top_down":
+        raise ValueError(f"a hierarchical VAE (--latent-dim {sizes}) has the top-down prior, received: --prior "
+                         f"{args.prior}")
+    for flag, value in (("--prior", args.prior), ("--posterior", args.posterior)):
+        if value in ("top_down", "ladder") and not hierarchical(args):
+            raise ValueError(f"{flag} {value} needs several --latent-dim sizes (a hierarchy, e.g. --latent-dim 32 "
+                             f"16), received: --latent-dim {sizes}")
+    if args.prior in ("normal", "top_down") and args.prior_components is not None:
+        raise ValueError(f"--prior-components needs --prior mixture or vamp, received: --prior {args.prior}")
     if args.posterior != "iaf" and args.iaf_steps is not None:
         raise ValueError(f"--iaf-steps needs --posterior iaf, received: --posterior {args.posterior}")
     if args.objective != "iwae":
@@ -216,6 +241,8 @@ def _check_parts(args):
 def _prior(args):
     if args.prior == "normal":
         return "normal"
+    if args.prior == "top_down":
+        return None  # build_vae's, with the hierarchy's widths
     options = {"seed": args.seed}
     if args.prior_components:
         options["num_components"] = args.prior_components
@@ -241,7 +268,7 @@ def _make_model(args, data, strategy, steps):
         keras.utils.set_random_seed(args.seed)
         model = kvae.build_vae(
             data.event_shape,
-            args.latent_dim,
+            tuple(args.latent_dim) if hierarchical(args) else args.latent_dim,
             architecture=args.architecture,
             hidden_units=tuple(args.hidden),
             likelihood=args.likelihood,

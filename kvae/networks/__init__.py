@@ -5,6 +5,7 @@ ARCHITECTURES = ("mlp", "conv")
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 from kvae.networks.conv import conv_decoder, conv_encoder
+from kvae.networks.ladder import first_layer_decoder, mlp_ladder_encoder
 from kvae.networks.mlp import mlp_decoder, mlp_encoder, with_condition
 
 __all__ = [
@@ -12,7 +13,9 @@ __all__ = [
     "DTYPE_POLICIES",
     "conv_decoder",
     "conv_encoder",
+    "first_layer_decoder",
     "mlp_decoder",
     "mlp_encoder",
+    "mlp_ladder_encoder",
     "with_condition",
 ]

@@ -39,6 +39,9 @@ class Posterior(protocol.Part, keras.layers.Layer):
         self.latent_dim = int(input_shape[-1])
         self.built = True
 
+    def connect(self, prior):
+        """Receives the model's p(z) maker (a callable); posteriors made with the prior keep it."""
+
     def split(self, params):
         """The encoder's output as a list of float32 blocks of `params_sizes`."""
         if isinstance(params, (list, tuple)):

@@ -26,6 +26,8 @@ class Prior(protocol.Part, keras.layers.Layer):
     """
 
     role = "prior"
+    # The sizes of the latent layers z₁ … z_L of a hierarchical prior (z₁'s first), or None for one layer.
+    latent_dims = None
 
     def build(self, z_shape, x_shape=None):
         self.latent_dim = int(z_shape[-1])

@@ -11,7 +11,7 @@ The built-in parts and their combinations come from the registries
 new part adds no hand-written cases.
 """
 
-from kvae.testing.catalog import COMBINED_ROLES, PartSpec, REGISTRIES, combinations, registered_parts
+from kvae.testing.catalog import COMBINED_ROLES, PartSpec, REGISTRIES, combinations, companions_for, registered_parts
 from kvae.testing.harness import (
     CHECKS,
     clone,
@@ -29,7 +29,8 @@ from kvae.testing.harness import (
 )
 
 __all__ = [
-    "CHECKS", "COMBINED_ROLES", "PartSpec", "REGISTRIES", "clone", "combinations", "configure_logical_cpus", "data",
+    "CHECKS", "COMBINED_ROLES", "PartSpec", "REGISTRIES", "clone", "combinations", "companions_for", "configure_logical_cpus",
+    "data",
     "registered_parts", "run_export_test", "run_fit_test", "run_mixed_precision_test", "run_model_test",
     "run_part_test", "run_replica_test", "run_saving_test", "run_serialization_test", "small_vae",
 ]

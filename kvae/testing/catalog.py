@@ -28,6 +28,7 @@ COMBINED_ROLES = ("prior", "posterior", "objective", "likelihood")
 SETTINGS = {
     ("prior", "mixture"): [{"num_components": 3, "seed": 0}],
     ("prior", "vamp"): [{"num_components": 3, "seed": 0}],
+    ("prior", "top_down"): [{"latent_dims": (2, 1), "hidden_units": 8}],  # the harness's latent_dim=3
     ("posterior", "iaf"): [{"num_steps": 2, "hidden_units": (8,), "context_units": 4}],
     ("objective", "iwae"): [{"num_samples": 3}, {"num_samples": 3, "gradient": "dreg"}],
     ("preprocessing", "standardize"): [{"mean": [0.5] * 6, "stddev": [0.25] * 6}],  # `data()`'s 6 columns
@@ -70,6 +71,29 @@ def registered_parts(role=None):
             for kwargs in SETTINGS.get((kind, name), [{}]):
                 specs.append(PartSpec(kind, name, tuple(sorted(kwargs.items()))))
     return specs
+
+
+def companions_for(part, given=()):
+    """The parts `part` needs in other roles (its `requirements()`), as the first registered provider of each.
+
+    `given`: parts already chosen (their roles are left alone).
+
+    Example:
+
+    >>> import kvae
+    >>> [type(p).__name__ for p in kvae.testing.companions_for(kvae.posteriors.Ladder())]
+    ['TopDown']
+    """
+    roles = {p.role for p in given} | {part.role}
+    companions = []
+    for requirement in part.requirements():
+        for role, capability in requirement.needs:
+            if role in roles:
+                continue
+            spec = next(s for s in registered_parts(role) if capability in REGISTRIES[role].parts[s.name].provides)
+            companions.append(spec.make())
+            roles.add(role)
+    return companions
 
 
 def combinations():

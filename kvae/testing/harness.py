@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from kvae.build import build_vae
+from kvae.testing import catalog
 
 # The logs every objective reports.
 LOGS = ("active_units", "elbo", "kl", "loss", "reconstruction")
@@ -73,12 +74,13 @@ def run_fit_test(build, x, jit_compile=False, epochs=2, expect_jit=True, run_eag
         assert bool(model.jit_compile) == expect_jit, f"jit_compile is {model.jit_compile}, expected {expect_jit}"
     y = conditions_for(model, x)
     history = model.fit(x, y, batch_size=8, epochs=epochs, verbose=0, shuffle=False)
-    assert sorted(history.history) == sorted(LOGS), f"fit logged {sorted(history.history)}"
+    logs = sorted(LOGS + tuple(model.layer_logs))  # and a hierarchy's per layer
+    assert sorted(history.history) == logs, f"fit logged {sorted(history.history)}, expected {logs}"
     for name, values in history.history.items():
         assert np.all(np.isfinite(values)), f"fit logged a non-finite {name}: {values}"
     if not jit_compile:  # evaluate's step is the train step's terms without the update
-        logs = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
-        assert sorted(logs) == sorted(LOGS) and all(np.isfinite(v) for v in logs.values()), f"evaluate gave {logs}"
+        result = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+        assert sorted(result) == logs and all(np.isfinite(v) for v in result.values()), f"evaluate gave {result}"
     return model
 
 
@@ -170,6 +172,8 @@ def run_part_test(part, checks=CHECKS, x=None, folder=None, companions=()):
         folder: where saved files go (a new temporary folder by default).
         companions: other parts the model needs with this one (e.g. a
             Gaussian likelihood for a preprocessing whose outputs leave [0, 1]).
+            What the part's `requirements()` name is added: the first
+            registered provider of each (`companions_for`).
 
     Example:
 
@@ -180,6 +184,7 @@ def run_part_test(part, checks=CHECKS, x=None, folder=None, companions=()):
     if unknown:
         raise ValueError(f"`checks` must be among {list(CHECKS)}, received: {sorted(unknown)}")
     x = data() if x is None else x
+    companions = [*companions, *catalog.companions_for(part, companions)]
     build = lambda dtype=None: small_vae([part, *companions], input_shape=x.shape[1:], dtype=dtype)  # noqa: E731
     run_model_test(build, x, checks, folder, part=part)
 
