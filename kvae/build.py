@@ -7,6 +7,8 @@ from kvae import posteriors as posteriors_lib
 from kvae import priors as priors_lib
 from kvae.model import VAE
 from kvae.networks import ARCHITECTURES
+from kvae.networks import conv
+from kvae.networks import conv_ladder
 from kvae.networks.conv import conv_decoder, conv_encoder
 from kvae.networks.ladder import first_layer_decoder, mlp_ladder_encoder
 from kvae.networks.mlp import mlp_decoder, mlp_encoder
@@ -20,7 +22,7 @@ def build_vae(
     hidden_units=(400,),
     likelihood="bernoulli",
     beta=1.0,
-    filters=(32, 64),
+    filters=None,
     seed=None,
     free_bits=0.0,
     name="vae",
@@ -43,7 +45,10 @@ def build_vae(
             top-down prior `kvae.priors.TopDown`, the posterior
             `kvae.posteriors.Ladder`, a bottom-up encoder
             (`kvae.networks.mlp_ladder_encoder`) and a decoder p(x|z₁); the
-            model's `latent_dim` is Σ d_l.
+            model's `latent_dim` is Σ d_l. With `architecture="conv"` the
+            sizes are the channels of each layer's latent map, at 1/2, 1/4, …
+            of the image's resolution (`kvae.networks.conv_ladder`), and
+            `filters` gives each resolution's width.
         architecture: str. `"mlp"` or `"conv"` (images `(H, W, C)` only).
         hidden_units: int or tuple of int. Hidden `Dense` widths of the encoder;
             the decoder uses them reversed. For a hierarchy: one width per
@@ -52,7 +57,9 @@ def build_vae(
             network below it (Burda et al.'s two-layer model is
             `latent_dim=(100, 50), hidden_units=(200, 100)`).
         likelihood: str or `kvae.likelihoods.Likelihood`. p(x|z).
-        filters: tuple of int. Conv filters of the encoder (decoder: reversed).
+        filters: tuple of int or None. Conv filters of the encoder (decoder:
+            reversed); None: (32, 64), or for a conv hierarchy 32 then 64 for
+            every deeper layer.
         seed: int or None. Seed of the model's sampling noise.
         beta: float or `kvae.schedules.Schedule`. KL weight, >= 0.
         free_bits: float or `kvae.schedules.Schedule`. Free-bits floor λ in
@@ -96,7 +103,7 @@ def build_vae(
     c_shape = condition.shape
     if isinstance(latent_dim, (list, tuple)):
         return _hierarchical(
-            input_shape, latent_dim, architecture, hidden_units, likelihood, params_shape, condition, dtype,
+            input_shape, latent_dim, architecture, hidden_units, filters, likelihood, params_shape, condition, dtype,
             prior=prior, posterior=posterior, beta=beta, seed=seed, free_bits=free_bits, name=name,
             objective=objective, preprocessing=preprocessing,
         )
@@ -108,7 +115,7 @@ def build_vae(
                               condition_shape=c_shape)
         decoder = mlp_decoder(latent_dim, params_shape, hidden_units[::-1], dtype=dtype, condition_shape=c_shape)
     else:
-        filters = tuple(filters)
+        filters = (32, 64) if filters is None else tuple(filters)
         encoder = conv_encoder(input_shape, latent_dim, filters, hidden_units, dtype=dtype, params_size=params_size,
                                condition_shape=c_shape)
         decoder = conv_decoder(latent_dim, params_shape, filters[::-1], hidden_units[::-1], dtype=dtype,
@@ -120,30 +127,39 @@ def build_vae(
     )
 
 
-def _hierarchical(input_shape, latent_dims, architecture, hidden_units, likelihood, params_shape, condition, dtype,
-                  prior, posterior, **kwargs):
+def _hierarchical(input_shape, sizes, architecture, hidden_units, filters, likelihood, params_shape, condition,
+                  dtype, prior, posterior, **kwargs):
     # A Ladder VAE: the bottom-up encoder, the top-down prior, the ladder posterior and p(x|z₁).
-    latent_dims = tuple(checks.positive_int(d, "latent_dim") for d in latent_dims)
-    if len(latent_dims) < 2:
-        raise ValueError(f"`latent_dim` must be an int or at least two layers' sizes, received: {latent_dims!r}")
-    if len(hidden_units) == 1:
-        hidden_units = hidden_units * len(latent_dims)
-    if len(hidden_units) != len(latent_dims):
-        raise ValueError(
-            f"`hidden_units` must give one width per latent layer ({len(latent_dims)}) or one for all, received: "
-            f"{hidden_units!r}"
-        )
-    if architecture != "mlp":
-        raise ValueError(f"a hierarchical VAE (a tuple `latent_dim`) is built with architecture=\"mlp\", "
-                         f"received: {architecture!r}")
+    sizes = tuple(checks.positive_int(d, "latent_dim") for d in sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"`latent_dim` must be an int or at least two layers' sizes, received: {sizes!r}")
     c_shape = condition.shape
-    prior = priors_lib.get(prior or "top_down", **({} if prior else {"latent_dims": latent_dims,
-                                                                        "hidden_units": hidden_units[1:]}),
-                           dtype=dtype)
+    if architecture == "conv":  # the sizes are channels of maps at 1/2, 1/4, ... of the image's resolution
+        filters = (32,) + (64,) * (len(sizes) - 1) if filters is None else tuple(filters)
+        if len(filters) != len(sizes):
+            raise ValueError(f"`filters` must give one width per latent layer ({len(sizes)}), received: {filters!r}")
+        conv.check_image_shape(input_shape)
+        latent_dims = conv_ladder.latent_dims(input_shape, sizes)
+        defaults = {"latent_dims": latent_dims, "networks": conv_ladder.conv_top_down(input_shape, sizes, filters,
+                                                                                      dtype=dtype)}
+        encoder = conv_ladder.conv_ladder_encoder(input_shape, sizes, filters, dtype=dtype, condition_shape=c_shape)
+        decoder = conv_ladder.conv_first_layer_decoder(input_shape, sizes, filters, params_shape[-1], dtype=dtype,
+                                                       condition_shape=c_shape)
+    else:
+        latent_dims = sizes
+        if len(hidden_units) == 1:
+            hidden_units = hidden_units * len(latent_dims)
+        if len(hidden_units) != len(latent_dims):
+            raise ValueError(
+                f"`hidden_units` must give one width per latent layer ({len(latent_dims)}) or one for all, "
+                f"received: {hidden_units!r}"
+            )
+        defaults = {"latent_dims": latent_dims, "hidden_units": hidden_units[1:]}
+        encoder = mlp_ladder_encoder(input_shape, latent_dims, hidden_units, dtype=dtype, condition_shape=c_shape)
+        inner = mlp_decoder(latent_dims[0], params_shape, (hidden_units[0],) * 2, name="decoder_z1", dtype=dtype,
+                            condition_shape=c_shape)
+        decoder = first_layer_decoder(latent_dims, inner, dtype=dtype, condition_shape=c_shape)
+    prior = priors_lib.get(prior or "top_down", **({} if prior else defaults), dtype=dtype)
     posterior = posteriors_lib.get(posterior or "ladder", dtype=dtype)
-    encoder = mlp_ladder_encoder(input_shape, latent_dims, hidden_units, dtype=dtype, condition_shape=c_shape)
-    inner = mlp_decoder(latent_dims[0], params_shape, (hidden_units[0],) * 2, name="decoder_z1", dtype=dtype,
-                        condition_shape=c_shape)
-    decoder = first_layer_decoder(latent_dims, inner, dtype=dtype, condition_shape=c_shape)
     return VAE(encoder, decoder, sum(latent_dims), likelihood=likelihood, dtype=dtype, prior=prior,
                posterior=posterior, condition=condition, **kwargs)

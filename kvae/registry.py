@@ -26,7 +26,7 @@ class Registry:
 
     >>> import kvae
     >>> kvae.posteriors.REGISTRY.names
-    ('normal', 'full', 'iaf')
+    ('normal', 'full', 'iaf', 'ladder')
     >>> type(kvae.posteriors.REGISTRY.get("full")).__name__
     'FullNormal'
     """

@@ -5,6 +5,7 @@ ARCHITECTURES = ("mlp", "conv")
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 from kvae.networks.conv import conv_decoder, conv_encoder
+from kvae.networks.conv_ladder import conv_first_layer_decoder, conv_ladder_encoder, conv_top_down
 from kvae.networks.ladder import first_layer_decoder, mlp_ladder_encoder
 from kvae.networks.mlp import mlp_decoder, mlp_encoder, with_condition
 
@@ -13,6 +14,9 @@ __all__ = [
     "DTYPE_POLICIES",
     "conv_decoder",
     "conv_encoder",
+    "conv_first_layer_decoder",
+    "conv_ladder_encoder",
+    "conv_top_down",
     "first_layer_decoder",
     "mlp_decoder",
     "mlp_encoder",

@@ -7,7 +7,8 @@ import keras
 from kvae.networks.mlp import with_condition
 
 
-def _check_image_shape(input_shape):
+def check_image_shape(input_shape):
+    """Raises unless `input_shape` is an image's `(height, width, channels)`."""
     if len(input_shape) != 3:
         raise ValueError(
             "`input_shape` must be (height, width, channels) for the conv "
@@ -42,7 +43,7 @@ def conv_encoder(
     >>> kvae.networks.conv_encoder((28, 28, 1), latent_dim=8).output_shape
     (None, 16)
     """
-    _check_image_shape(input_shape)
+    check_image_shape(input_shape)
     inputs = keras.Input(shape=tuple(input_shape), name="x")
     h = inputs
     for i, f in enumerate(filters):
@@ -82,7 +83,7 @@ def conv_decoder(
     >>> kvae.networks.conv_decoder(8, (28, 28, 2)).output_shape
     (None, 28, 28, 2)
     """
-    _check_image_shape(output_shape)
+    check_image_shape(output_shape)
     height, width, channels = output_shape
     factor = 2 ** len(filters)
     h0, w0 = math.ceil(height / factor), math.ceil(width / factor)
