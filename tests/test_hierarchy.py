@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 from scipy import stats
 
 import kvae
@@ -96,6 +97,16 @@ def test_a_ladder_vae_logs_kl_and_active_units_per_layer_and_free_bits_floor_eac
     assert result["test_nll"] < result["test_neg_elbo"]
 
 
+def test_temperature_and_layer_pictures_hold_the_noise_they_say():
+    vae = _ladder_vae()
+    at_zero = kvae.plotting.hierarchy.temperature_samples(vae, temperatures=(0.0, 1.0), columns=3)
+    # Temperature 0: every column decodes the prior's noise-free path, the same picture.
+    np.testing.assert_allclose(at_zero[:3], np.broadcast_to(at_zero[:1], (3, 6)), rtol=1e-6)
+    assert not np.allclose(at_zero[3], at_zero[4])
+    rows = kvae.plotting.hierarchy.layer_variations(vae, columns=4, seed=1).reshape(3, 4, 6)
+    assert rows.shape == (3, 4, 6) and all(not np.allclose(row[0], row[1]) for row in rows)
+
+
 def test_a_ladder_vae_samples_generates_and_serves_every_layer(tmp_path):
     vae = _ladder_vae()
     x = kvae.testing.data((6,), n=5)
@@ -147,7 +158,12 @@ def test_kvae_train_builds_a_ladder_vae_from_several_latent_sizes(tmp_path, caps
     assert metrics["parts"]["prior"]["latent_dims"] == [6, 3] and metrics["parts"]["posterior"]["class"] == "Ladder"
     assert metrics["test_kl"] == pytest.approx(metrics["test_kl_z1"] + metrics["test_kl_z2"], rel=1e-4)
     assert 0 <= metrics["test_active_units_z2"] <= 3
-    assert "latent layers 6-3 (z1 first)" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "latent layers 6-3 (z1 first)" in report
+    assert "](temperatures.png)" in report and "one row per layer (z2, z1)" in report
+    # 3 temperatures and 2 layers, rows of 8 digits of 8×8 pixels (1-pixel gaps).
+    assert Image.open(out / "temperatures.png").size == (8 * 9 + 1, 3 * 9 + 1)
+    assert Image.open(out / "layers.png").size == (8 * 9 + 1, 2 * 9 + 1)
     for argv, message in ((["--prior", "mixture"], "a hierarchical VAE (--latent-dim 6 3) has the top-down prior, "
                                                    "received: --prior mixture"),
                           (["--latent-dim", "4", "--posterior", "ladder"],

@@ -15,6 +15,8 @@ CURVES = "curves.png"
 LATENT = "latent.png"
 MANIFOLD = "manifold.png"
 TRAVERSAL = "traversal.png"
+TEMPERATURES = "temperatures.png"  # a hierarchy's
+LAYERS = "layers.png"
 # Samples per class (per row) in a conditional run's samples.png.
 SAMPLE_COLUMNS = 8
 # Test examples placed in the latent scatter plot.
@@ -41,7 +43,8 @@ def write_report(run, model, data, x_test, y_test, seed=0):
     Pictures: `curves.png` (from history.csv), `samples.png` (64 prior
     draws), `reconstructions.png` (10 test inputs and their reconstructions),
     `latent.png` (PCA of test posterior means, coloured by label) and
-    `manifold.png` (latent_dim 2) or `traversal.png`. The report lists
+    `manifold.png` (latent_dim 2) or `traversal.png`, and for a hierarchy
+    `temperatures.png` and `layers.png` (`kvae.plotting.hierarchy`). The report lists
     metrics.json and, when `kvae evaluate` has run, evaluation.json.
 
     Args:
@@ -92,6 +95,18 @@ def write_report(run, model, data, x_test, y_test, seed=0):
         pictures.append(
             (f"Latent traversals: dimensions {listed} (most active first), each from -3 to 3{given}", TRAVERSAL)
         )
+
+    if len(model.latent_layers) > 1:  # a hierarchy: temperatures, and what each layer controls
+        temperatures = (0.6, 0.8, 1.0)
+        images = plotting.hierarchy.temperature_samples(model, temperatures, SAMPLE_COLUMNS, seed, label)
+        plotting.save_png(run_dir / TEMPERATURES, plotting.tile(images, SAMPLE_COLUMNS))
+        pictures.append((f"Samples at temperatures {', '.join(str(t) for t in temperatures)} (one row each, the same "
+                         f"draws in each column){given}", TEMPERATURES))
+        images = plotting.hierarchy.layer_variations(model, SAMPLE_COLUMNS, seed, label)
+        plotting.save_png(run_dir / LAYERS, plotting.tile(images, SAMPLE_COLUMNS))
+        order = ", ".join(f"z{l}" for l in range(len(model.latent_layers), 0, -1))
+        pictures.append((f"What each latent layer controls: one row per layer ({order}), each resampling that "
+                         f"layer's noise alone{given}", LAYERS))
 
     lines = [f"# kvae run: {run_dir.name}", ""]
     config = run.config()

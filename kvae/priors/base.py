@@ -39,6 +39,14 @@ class Prior(protocol.Part, keras.layers.Layer):
         """p(z) as a float32 `tfd` distribution with event shape `[latent_dim]`."""
         raise NotImplementedError
 
+    def from_noise(self, epsilon):
+        """z for standard normal noise ε `[..., latent_dim]`, for priors that are a map of such noise.
+
+        What temperature sampling scales (ε → T·ε, as NVAE and VDVAE do), and
+        what a hierarchy's per-layer pictures vary (`kvae.plotting.hierarchy`).
+        """
+        raise NotImplementedError(f"the {type(self).__name__} prior is not a map of standard normal noise")
+
     def sample_for_seeds(self, seeds):
         """One z `[latent_dim]` per int64 seed, stateless: the same seed, the same z anywhere."""
         prior = self.distribution()

@@ -34,6 +34,9 @@ class StandardNormal(Prior):
         zeros = tf.zeros([self.latent_dim], dtype=self.variable_dtype)
         return tfd.Independent(tfd.Normal(zeros, tf.ones_like(zeros)), 1)
 
+    def from_noise(self, epsilon):
+        return tf.convert_to_tensor(epsilon, self.variable_dtype)
+
     def sample_for_seeds(self, seeds):
         return tf.map_fn(
             lambda s: tf.random.stateless_normal([self.latent_dim], tf.stack([s, tf.constant(0, tf.int64)])),

@@ -105,13 +105,16 @@ class TopDown(Prior):
     def distribution(self):
         return TopDownNormal(self.latent_dims, self.conditional, self.variable_dtype)
 
+    def from_noise(self, epsilon):
+        return self.distribution().from_noise(tf.convert_to_tensor(epsilon, self.variable_dtype))
+
     def sample_for_seeds(self, seeds):
         noise = tf.map_fn(
             lambda s: tf.random.stateless_normal([self.latent_dim], tf.stack([s, tf.constant(0, tf.int64)])),
             tf.convert_to_tensor(seeds, tf.int64),
             fn_output_signature=tf.TensorSpec([self.latent_dim], self.variable_dtype),
         )
-        return self.distribution().from_noise(noise)
+        return self.from_noise(noise)
 
     def get_config(self):
         config = super().get_config()
