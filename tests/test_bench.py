@@ -155,3 +155,34 @@ def _run_quick(module, out, fashion_data_dir, extra=()):
     code, output = run(argv, f"{out}.log", timeout=600, cwd=ROOT)
     assert code == 0, output[-3000:]
     return output, json.loads(out.read_text())
+
+
+@pytest.mark.e2e
+def test_hierarchy_bench_smoke(tmp_path, fashion_data_dir):
+    """`bench/hierarchy.py --quick`: both parts train, score, pair, and render the README's tables."""
+    out = tmp_path / "hierarchy.json"
+    module = load_script("bench/hierarchy.py")
+    argv = ["--quick", "--out", str(out)] + (["--data-dir", fashion_data_dir] if fashion_data_dir else [])
+    payload = module.main(argv)
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(payload))
+    assert sorted(saved["binarised"]) == ["VAE 1 layer, ELBO", "VAE 1 layer, IWAE k=5", "VAE 2 layers, ELBO",
+                                          "VAE 2 layers, IWAE k=5"]
+    for run in saved["binarised"].values():
+        assert run["nll_kind"] == "mass" and run["epochs"] == 1 and run["test_examples"] == 40
+    assert saved["binarised"]["VAE 2 layers, ELBO"]["latent_dim_z2"] == 50
+    assert sorted(saved["binarised_comparisons"]) == ["2 layers − 1 layer, ELBO", "2 layers − 1 layer, IWAE k=5",
+                                                      "IWAE − ELBO, VAE 1 layer", "IWAE − ELBO, VAE 2 layers"]
+    for run in saved["eight_bit"].values():
+        assert run["nll_kind"] == "mass" and 0 < run["test_nll_bits_per_dim"] < 8.5
+    tables = module.readme_tables(saved)
+    assert tables.count("\n| VAE ") == 4 and "| conv Ladder VAE |" in tables
+
+
+def test_the_readme_shows_the_hierarchy_bench_as_its_json_says():
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    module = load_script("bench/hierarchy.py")
+    saved = json.loads((root / "bench" / "results" / "hierarchy.json").read_text())
+    assert module.readme_tables(saved) in (root / "README.md").read_text()

@@ -143,6 +143,16 @@ def test_every_likelihood_says_what_its_nll_measures(name, x, kind, words):
 
 
 @pytest.mark.parametrize("name", ["discretized_logistic", "categorical"])
+def test_values_outside_0_1_have_no_mass(name):
+    likelihood = kvae.likelihoods.get(name)
+    params = np.random.default_rng(6).normal(size=(3, *likelihood.params_shape((2, 2, 1)))).astype("float32")
+    x = _levels((3, 2, 2, 1))
+    x[1, 0, 0, 0], x[2, 1, 1, 0] = -0.2, 1.5
+    log_p = likelihood.distribution(params).log_prob(x).numpy()
+    assert np.isfinite(log_p[0]) and log_p[1] == log_p[2] == -np.inf
+
+
+@pytest.mark.parametrize("name", ["discretized_logistic", "categorical"])
 def test_8_bit_likelihoods_refuse_values_between_levels_naming_the_argument(name):
     vae = kvae.build_vae((4,), latent_dim=2, hidden_units=(8,), likelihood=name)
     vae.compile(optimizer="adam")

@@ -30,6 +30,8 @@ def _data(event_shape, likelihood, batch, seed, scale):
     rng = np.random.default_rng(seed)
     if likelihood == "bernoulli":
         return rng.uniform(size=(batch,) + event_shape).astype("float32")
+    if kvae.likelihoods.get(likelihood).levels == 256:  # 8-bit pixels k/255
+        return (rng.integers(0, 256, size=(batch,) + event_shape) / 255).astype("float32")
     return (scale * rng.normal(size=(batch,) + event_shape)).astype("float32")
 
 

@@ -77,7 +77,15 @@ class EightBitDistribution(tfd.Distribution):
         return tf.constant(self._event.as_list(), tf.int32)
 
     def _log_prob(self, x):
-        return self._log_prob_levels(levels_of(x))
+        # Values outside [0, 1] have no mass: −inf, computed on clipped levels so that no op sees a bad index.
+        # Values between levels are rounded here; `Likelihood.check_data` and the served signatures refuse them.
+        x = tf.convert_to_tensor(x, self.dtype)
+        levels = tf.clip_by_value(levels_of(x), 0, LEVELS - 1)
+        log_p = self._log_prob_levels(levels)
+        event_axes = list(range(-len(self._event), 0))
+        outside = tf.reduce_any(tf.logical_or(x < 0, x > 1), axis=event_axes) if event_axes else tf.logical_or(
+            x < 0, x > 1)
+        return tf.where(outside, tf.constant(-float("inf"), log_p.dtype), log_p)
 
     def _log_prob_levels(self, k):
         """log P(k) per example `[...]` for integer levels k `[..., *event_shape]`."""
