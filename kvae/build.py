@@ -134,12 +134,16 @@ def _hierarchical(input_shape, sizes, architecture, hidden_units, filters, likel
     if len(sizes) < 2:
         raise ValueError(f"`latent_dim` must be an int or at least two layers' sizes, received: {sizes!r}")
     c_shape = condition.shape
+    posterior = posteriors_lib.get(posterior or "ladder", dtype=dtype)
     if architecture == "conv":  # the sizes are channels of maps at 1/2, 1/4, ... of the image's resolution
         filters = (32,) + (64,) * (len(sizes) - 1) if filters is None else tuple(filters)
         if len(filters) != len(sizes):
             raise ValueError(f"`filters` must give one width per latent layer ({len(sizes)}), received: {filters!r}")
         conv.check_image_shape(input_shape)
         latent_dims = conv_ladder.latent_dims(input_shape, sizes)
+        if tuple(posterior.params_sizes(sum(latent_dims))) != (sum(latent_dims),) * 2:
+            raise ValueError(f"a conv hierarchy is built with the \"ladder\" or the \"normal\" posterior, received "
+                             f"the {type(posterior).__name__} posterior")
         defaults = {"latent_dims": latent_dims, "networks": conv_ladder.conv_top_down(input_shape, sizes, filters,
                                                                                       dtype=dtype)}
         encoder = conv_ladder.conv_ladder_encoder(input_shape, sizes, filters, dtype=dtype, condition_shape=c_shape)
@@ -156,10 +160,13 @@ def _hierarchical(input_shape, sizes, architecture, hidden_units, filters, likel
             )
         defaults = {"latent_dims": latent_dims, "hidden_units": hidden_units[1:]}
         encoder = mlp_ladder_encoder(input_shape, latent_dims, hidden_units, dtype=dtype, condition_shape=c_shape)
+        sizes_needed = posterior.params_sizes(sum(latent_dims))
+        if tuple(sizes_needed) != (sum(latent_dims),) * 2:  # a flow or full covariance: its own parameters
+            encoder = mlp_encoder(input_shape, sum(latent_dims), hidden_units, dtype=dtype,
+                                  params_size=sum(sizes_needed), condition_shape=c_shape)
         inner = mlp_decoder(latent_dims[0], params_shape, (hidden_units[0],) * 2, name="decoder_z1", dtype=dtype,
                             condition_shape=c_shape)
         decoder = first_layer_decoder(latent_dims, inner, dtype=dtype, condition_shape=c_shape)
     prior = priors_lib.get(prior or "top_down", **({} if prior else defaults), dtype=dtype)
-    posterior = posteriors_lib.get(posterior or "ladder", dtype=dtype)
     return VAE(encoder, decoder, sum(latent_dims), likelihood=likelihood, dtype=dtype, prior=prior,
                posterior=posterior, condition=condition, **kwargs)

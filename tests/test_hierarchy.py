@@ -189,3 +189,14 @@ def test_a_residual_conv_ladder_vae_passes_the_model_harness(tmp_path):
     assert type(model.prior_layer.networks[0].get_layer("up")).__name__ == "Conv2DTranspose"
     kvae.testing.run_model_test(build, x, checks=("jit", "saving", "export", "mixed_precision"),
                                 folder=str(tmp_path))
+
+
+@pytest.mark.parametrize("posterior", ["iaf", "full"])
+def test_a_top_down_prior_takes_any_posterior_with_an_encoder_for_its_parameters(posterior):
+    vae = kvae.build_vae((6,), latent_dim=(3, 2), hidden_units=8, posterior=posterior, seed=0)
+    assert type(vae.prior_layer).__name__ == "TopDown" and vae.layer_logs == [f"active_units_z{l}" for l in (1, 2)]
+    forward = vae.forward(kvae.testing.data((6,), n=4))
+    reconstruction, kl, _ = forward.elbo_terms(forward.noise())
+    assert kl.shape == (4, 1) and np.all(np.isfinite(reconstruction))  # log q − log p at the sample: no per-layer KL
+    with pytest.raises(ValueError, match=r"a conv hierarchy is built with the \"ladder\" or the \"normal\" posterior"):
+        kvae.build_vae((4, 4, 1), latent_dim=(2, 2), architecture="conv", filters=(4, 4), posterior=posterior)

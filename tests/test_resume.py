@@ -34,6 +34,10 @@ FAMILY_ARGS = ARGS[: ARGS.index("--posterior")] + [
 # checked across workers in tests/test_distribute.py).
 PLAIN_ARGS = ARGS[: ARGS.index("--posterior")] + ["--kl-warmup", "3"]
 
+# The flow-and-labels run is also a hierarchy: the top-down prior over latent layers of 2 and 1, whose
+# conditional networks must resume with the model (the last --latent-dim given counts).
+HIERARCHY_ARGS = ARGS + ["--latent-dim", "2", "1"]
+
 
 def _kvae(out, *extra, args=ARGS):
     return [sys.executable, "-m", "kvae", "train", "--out", str(out), *args, *extra]
@@ -58,7 +62,7 @@ def _weights(out):
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     out = tmp_path_factory.mktemp("uninterrupted") / "run"
-    assert main(["train", "--out", str(out), *ARGS]) == 0
+    assert main(["train", "--out", str(out), *HIERARCHY_ARGS]) == 0
     return out
 
 
@@ -77,9 +81,10 @@ def uninterrupted_family(tmp_path_factory):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("family", [False, True], ids=["iaf-conditional-kl-warmup", "vamp-full-iwae-dreg"])
+@pytest.mark.parametrize("family", [False, True], ids=["top-down-iaf-conditional-kl-warmup",
+                                                                "vamp-full-iwae-dreg"])
 def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, request, family):
-    args = FAMILY_ARGS if family else ARGS
+    args = FAMILY_ARGS if family else HIERARCHY_ARGS
     uninterrupted = request.getfixturevalue("uninterrupted_family" if family else "uninterrupted")
     out = tmp_path / "run"
     process = start(_kvae(out, args=args), tmp_path / "first.log")
@@ -93,6 +98,7 @@ def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, request
     assert _epochs(out) == list(range(6))  # each epoch once, none repeated
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 6 and metrics["resumed_from_epoch"] >= 2
+    assert metrics["parts"]["prior"]["class"] == ("VampPrior" if family else "TopDown")
     assert not (out / "backup").exists()  # removed once the model was saved
     # Same weights, optimizer state, noise state and epoch-keyed data: the same end.
     for a, b in zip(_weights(uninterrupted), _weights(out)):
