@@ -49,9 +49,6 @@ class Categorical(Likelihood):
     def parameters(self, params):
         return {"logits": self.logits(params), "mean": self.distribution(params).mean()}
 
-    def log_prob(self, params, x):
-        return self.distribution(params).log_prob(x)
-
     def distribution(self, params):
         params = tf.convert_to_tensor(params, tf.float32)
         return CategoricalLevels(self.logits(params), params=params)
