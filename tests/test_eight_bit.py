@@ -165,6 +165,14 @@ def test_8_bit_likelihoods_refuse_values_between_levels_naming_the_argument(name
         vae.fit(x * 2, epochs=1, verbose=0)
 
 
+def test_a_categorical_models_served_rows_are_bounded_by_its_decoder_size():
+    # 28×28 values × 256 logits per row: 4096 rows would be 3.3 GB of logits alone.
+    vae = kvae.build_vae((28, 28, 1), latent_dim=2, hidden_units=(8,), likelihood="categorical")
+    bounds = kvae.export.limits(vae)
+    assert bounds["max_batch"] == bounds["max_score_rows"] < 700
+    assert kvae.export.limits(kvae.build_vae((28, 28, 1), latent_dim=2, hidden_units=(8,)))["max_batch"] == 4096
+
+
 def test_the_served_signatures_refuse_values_between_levels(tmp_path):
     vae = kvae.build_vae((4,), latent_dim=2, hidden_units=(8,), likelihood="discretized_logistic", seed=0)
     served = tf.saved_model.load(str(vae.export(str(tmp_path / "served"), verbose=False))).signatures

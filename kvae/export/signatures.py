@@ -42,7 +42,9 @@ def signature_names(transform):
 def limits(model, score_samples=100, max_batch=None, max_score_samples=None, max_score_rows=None):
     """The request bounds a SavedModel of `model` enforces, as a dict (checked and defaulted).
 
-    - `max_batch` (default `MAX_BATCH`): rows of any one request;
+    - `max_batch` (default `MAX_BATCH`, or fewer when one decoder pass over
+      that many rows would pass `SCORE_ELEMENTS`, as for a 256-way
+      categorical's 256 logits per value): rows of any one request;
     - `max_score_samples` (default `MAX_SCORE_SAMPLES`): `num_samples` of `score_k`;
     - `max_score_rows` (default `SCORE_ELEMENTS` / the decoder's activations
       per row, so that a score's decoder pass stays near 512 MiB): batch × K
@@ -57,12 +59,13 @@ def limits(model, score_samples=100, max_batch=None, max_score_samples=None, max
     """
 
     size = _row_elements(model)
+    rows = max(1, SCORE_ELEMENTS // size)  # decoder passes within the activation budget
     bounds = {
-        "max_batch": checks.positive_int(MAX_BATCH if max_batch is None else max_batch, "max_batch"),
+        "max_batch": checks.positive_int(min(MAX_BATCH, rows) if max_batch is None else max_batch, "max_batch"),
         "max_score_samples": checks.positive_int(
             MAX_SCORE_SAMPLES if max_score_samples is None else max_score_samples, "max_score_samples"),
         "max_score_rows": checks.positive_int(
-            max(1, SCORE_ELEMENTS // size) if max_score_rows is None else max_score_rows, "max_score_rows"),
+            rows if max_score_rows is None else max_score_rows, "max_score_rows"),
         "score_samples": checks.positive_int(score_samples, "score_samples"),
     }
     if score_samples > min(bounds["max_score_samples"], bounds["max_score_rows"]):
