@@ -92,14 +92,17 @@ class ForwardPass:
         z, log_q = self.sample(epsilon)
         return -self.log_likelihood(z), self.kl(z, log_q), self.location
 
-    def log_weights(self, z, log_q):
-        """log p(x|z) + log p(z) − log q(z|x) `[k, batch]` for z `[k, batch, L]`, and log p(x|z).
+    def log_weights(self, z, log_q, beta=None):
+        """log p(x|z) + β (log p(z) − log q(z|x)) `[k, batch]` for z `[k, batch, L]`, and log p(x|z).
 
         `log_q` `[k, batch]` is log q(z|x) at the samples (from `sample`, or the
-        held posterior's density for the DReG estimator).
+        held posterior's density for the DReG estimator); `beta` (None: 1)
+        tempers the weights, rounding as β = 1 does when it is 1.
         """
         log_px_z = self.log_likelihood(z)
-        return log_px_z + self.prior.log_prob(z) - log_q, log_px_z
+        if beta is None:
+            return log_px_z + self.prior.log_prob(z) - log_q, log_px_z
+        return log_px_z + beta * self.prior.log_prob(z) - beta * log_q, log_px_z
 
 
 def _repeat(t, num_samples):

@@ -81,7 +81,8 @@ def add_train_arguments(p):
     p.add_argument("--iaf-steps", type=arguments.positive_int, default=None, metavar="T",
                    help="flow steps of --posterior iaf (default 2)")
     p.add_argument("--objective", choices=choices.OBJECTIVES, default="elbo",
-                   help="elbo (with --beta, --kl-warmup, --free-bits) or iwae (the importance-weighted bound)")
+                   help="elbo (with --beta, --kl-warmup, --free-bits) or iwae (the importance-weighted bound; "
+                        "with --beta and --kl-warmup, its weights tempered)")
     p.add_argument("--iw-train-samples", type=arguments.positive_int, default=None, metavar="K",
                    help="importance samples of --objective iwae (default 5)")
     p.add_argument("--iw-gradient", choices=choices.IW_GRADIENTS, default=None,

@@ -171,8 +171,8 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
     assert "is not a folder" in err
     err = _error(["train", "--likelihood", "gaussian", "--binarize", "--out", str(tmp_path / "r")], capsys)
     assert "--binarize needs --likelihood bernoulli" in err
-    err = _error(["train", "--objective", "iwae", "--beta", "0.5", "--out", str(tmp_path / "r")], capsys)
-    assert "--beta needs --objective elbo, received: --objective iwae" in err
+    err = _error(["train", "--objective", "iwae", "--free-bits", "0.5", "--out", str(tmp_path / "r")], capsys)
+    assert "--free-bits needs --objective elbo (the IWAE bound has no per-dimension KL to floor)" in err
     err = _error(["train", "--iw-train-samples", "3", "--out", str(tmp_path / "r")], capsys)
     assert "--iw-train-samples needs --objective iwae, received: --objective elbo" in err
     err = _error(["train", "--prior-components", "3", "--out", str(tmp_path / "r")], capsys)

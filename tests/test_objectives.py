@@ -25,20 +25,22 @@ def _fixed_noise(model, x, epsilon):
     return model.forward(x, noise=lambda num_samples=None: tf.constant(epsilon))
 
 
-@pytest.mark.parametrize("prior", ["normal", "vamp"])
-def test_iwae_bound_is_numpys_log_mean_exp_of_the_same_weights(prior):
+@pytest.mark.parametrize("prior, beta", [("normal", 1.0), ("vamp", 1.0), ("normal", 0.3)])
+def test_iwae_bound_is_numpys_log_mean_exp_of_the_same_weights(prior, beta):
+    """The bound, and at β < 1 its tempered form log (1/k) Σ p(x|z_i) (p(z_i) / q(z_i|x))^β."""
     k, n = 6, 5
     model = tiny_vae(prior=kvae.priors.get(prior, **({"num_components": 3, "seed": 0} if prior != "normal" else {})))
     kernel = model.encoder.get_layer("posterior_params").kernel
     kernel.assign(kernel * 4.0)  # a posterior away from the prior
     x = uniform_data(n)
     epsilon = np.random.default_rng(0).normal(size=(k, n, 3)).astype("float32")
-    loss, (reconstruction, kl_per_dim, _) = kvae.objectives.IWAE(k).compute(_fixed_noise(model, x, epsilon))
+    objective = kvae.objectives.IWAE(k, beta=beta)
+    loss, (reconstruction, kl_per_dim, _) = objective.compute(_fixed_noise(model, x, epsilon))
     q = model.encode(x)
     log_w = []
     for eps in epsilon:  # one sample at a time, each term from its own distribution
         z = q.mean() + q.stddev() * eps
-        log_w.append(model.decode(z).log_prob(x) + model.prior.log_prob(z) - q.log_prob(z))
+        log_w.append(model.decode(z).log_prob(x) + beta * (model.prior.log_prob(z) - q.log_prob(z)))
     log_w = np.array(log_w, dtype="float64")
     np.testing.assert_allclose(loss, -(special.logsumexp(log_w, axis=0) - np.log(k)), rtol=1e-5)
     # The metrics' one-sample ELBO terms are those of the first sample.
@@ -80,8 +82,11 @@ def _gradients(model, objective, x, seed_state):
     return flat(encoder), flat(decoder), float(loss)
 
 
-@pytest.mark.parametrize("weights_seed", [1, pytest.param(0, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
-def test_dreg_and_reparameterised_gradients_agree_in_expectation(weights_seed):
+@pytest.mark.parametrize("weights_seed, beta", [
+    (1, 1.0), pytest.param(0, 1.0, marks=pytest.mark.slow), pytest.param(2, 1.0, marks=pytest.mark.slow),
+    pytest.param(1, 0.4, marks=pytest.mark.slow),  # tempered: the encoder's weights w̃((1 − β) + β w̃)
+])
+def test_dreg_and_reparameterised_gradients_agree_in_expectation(weights_seed, beta):
     """A paired test over independent blocks: the mean DReG − reparam difference is within 5 standard errors of 0.
 
     Each block of 1,000 copies of one example gets its own noise, the same for both estimators, so the
@@ -98,8 +103,8 @@ def test_dreg_and_reparameterised_gradients_agree_in_expectation(weights_seed):
     differences, reparam = [], []
     for b in range(blocks):
         block_state = state + np.array([0, b], state.dtype)
-        enc_r, dec_r, loss_r = _gradients(model, kvae.objectives.IWAE(k, "reparam"), x, block_state)
-        enc_d, dec_d, loss_d = _gradients(model, kvae.objectives.IWAE(k, "dreg"), x, block_state)
+        enc_r, dec_r, loss_r = _gradients(model, kvae.objectives.IWAE(k, "reparam", beta=beta), x, block_state)
+        enc_d, dec_d, loss_d = _gradients(model, kvae.objectives.IWAE(k, "dreg", beta=beta), x, block_state)
         # Same noise: the same bound, and the decoder gets exactly the IWAE gradient.
         assert loss_r == pytest.approx(loss_d, rel=1e-6)
         np.testing.assert_allclose(dec_d, dec_r, rtol=1e-4, atol=1e-6)
@@ -126,7 +131,22 @@ def test_iwae_trains_and_logs_the_bound_as_loss():
     logs = model.evaluate(x, batch_size=64, return_dict=True, verbose=0)
     # A tighter bound than the one-sample ELBO (in expectation; by far more than the noise here).
     assert logs["loss"] < -logs["elbo"]
-    assert model.beta is None and model.free_bits is None
+    assert float(model.beta.numpy()) == 1.0 and model.free_bits is None
+
+
+def test_iwae_warms_up_its_weights_in_the_step_and_round_trips_its_schedule():
+    """`KLWarmup` and a `Warmup` schedule raise the IWAE's β within the compiled step, as the ELBO's."""
+    model = tiny_vae(objective=kvae.objectives.IWAE(3))
+    model.compile(optimizer="adam", jit_compile=True)
+    history = model.fit(uniform_data(32), batch_size=8, epochs=2, verbose=0,
+                        callbacks=[kvae.callbacks.KLWarmup(duration=8)]).history
+    np.testing.assert_allclose(history["beta"], [3 / 8, 7 / 8])  # the value at each epoch's last step
+    assert float(model.beta.numpy()) == pytest.approx(7 / 8)
+    objective = kvae.objectives.IWAE(4, gradient="dreg", beta=kvae.schedules.Warmup(duration=100))
+    copy = kvae.testing.clone(objective)
+    assert copy.get_config() == objective.get_config() and float(copy.beta.numpy()) == 0.0
+    assert isinstance(copy.beta_schedule, kvae.schedules.Warmup) and copy.num_samples == 4
+    assert "β Warmup" in copy.describe()
 
 
 def test_bad_iwae_arguments():
@@ -134,5 +154,8 @@ def test_bad_iwae_arguments():
         kvae.objectives.IWAE(0)
     with pytest.raises(ValueError, match=r"`gradient` must be one of \['reparam', 'dreg'\], received: 'score'"):
         kvae.objectives.IWAE(5, gradient="score")
-    with pytest.raises(ValueError, match=r"`KLWarmup` needs a model with a `beta` keras.Variable"):
-        tiny_vae(objective="iwae").fit(uniform_data(8), epochs=1, verbose=0, callbacks=[kvae.callbacks.KLWarmup(10)])
+    with pytest.raises(ValueError, match=r"`beta` must be a float >= 0 or a kvae.schedules.Schedule, received: -1"):
+        kvae.objectives.IWAE(5, beta=-1)
+    schedule = kvae.callbacks.VariableSchedule(lambda t: 0.1, variable="free_bits")
+    with pytest.raises(ValueError, match=r"`VariableSchedule` needs a model with a `free_bits` keras.Variable"):
+        tiny_vae(objective="iwae").fit(uniform_data(8), epochs=1, verbose=0, callbacks=[schedule])

@@ -76,8 +76,11 @@ def test_a_config_of_an_earlier_version_with_beta_and_free_bits_still_loads():
         ({"objective": "vr"}, r"`objective` must be one of \['elbo', 'iwae'\] or a kvae.objectives.Objective, received: 'vr'"),
         ({"prior": "built for 2"}, r"`prior` must be over latent_dim=3 dimensions, received one built for 2"),
         ({"objective": kvae.objectives.ELBO(), "beta": 0.5},
-         r'`beta` and `free_bits` configure the "elbo" objective; pass them to an objective instance instead'),
-        ({"objective": "iwae", "free_bits": 0.5}, r'`beta` and `free_bits` configure the "elbo" objective'),
+         r'`beta` and `free_bits` configure a named objective \("elbo", "iwae"\); pass them to an objective instance '
+         r'instead, received beta=0.5, free_bits=0.0 with objective <ELBO'),
+        ({"objective": "iwae", "free_bits": 0.5},
+         r"`free_bits` configures the \"elbo\" objective \(the IWAE bound has no per-dimension KL to floor\), "
+         r"received free_bits=0.5 with objective 'iwae'"),
         ({"prior": "mixture", "free_bits": 0.5},
          r'free_bits needs a KL with a closed form per latent dimension \(the "normal" or "top_down" prior and the '
          r'"normal" or "ladder" posterior\), received the GaussianMixture prior and the DiagonalNormal posterior: use '
