@@ -16,11 +16,49 @@ import pytest  # noqa: E402
 import kvae  # noqa: E402
 
 
+# The suite's longest tests (20-60 s each on 2 cores, `--durations`), started first so that the last
+# minutes of a parallel run are short tests on every worker, not one long test with the others idle.
+LONGEST_FIRST = (
+    "tests/test_parts.py::test_every_registered_part_takes_the_same_steps_on_two_replicas",
+    "tests/test_bench.py::test_hierarchy_bench_smoke",
+    "tests/test_resume.py::test_multi_worker_run_resumes_after_a_worker_is_killed",
+    "tests/test_run_folder.py::test_a_run_killed_at_every_commit_point",
+    "tests/test_hierarchy.py::test_a_residual_conv_ladder_vae_passes_the_model_harness",
+    "tests/test_bench.py::test_performance_bench_runs_end_to_end",
+    "tests/test_own_data.py::test_two_workers_train_on_their_own_tfrecord_shards",
+    "tests/test_cli_front_end.py::test_a_command_shows_no_tensorflow_log_lines",
+    "tests/test_readme.py::test_your_own_data_commands_run",
+    "tests/test_cli_front_end.py::test_errors_are_one_line_without_traceback",
+    "tests/test_bench.py::test_regression_bench_smoke",
+    "tests/test_custom_parts.py::test_parts_from_outside_kvae_take_the_same_steps_on_two_replicas",
+    "tests/test_resume.py::test_killed_run_resumes_and_ends_like_an_uninterrupted_one",
+    "tests/test_bench.py::test_ablations_bench_runs_every_variant",
+)
+
+
+def _rank(item):
+    return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(items):
     # End-to-end tests are slow ones: the fast subset is `-m "not slow"`.
     for item in items:
         if item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=_rank)  # stable: every other test keeps its place
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker per core and one more on a small machine.
+
+    About a third of a 2-core run had a core idle (workers waiting on the
+    processes their tests start, single-threaded tracing); a third worker
+    fills it. `PYTEST_XDIST_AUTO_NUM_WORKERS` still decides when set.
+    """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + 1 if cores <= 4 else cores
 
 
 ROOT = Path(__file__).resolve().parent.parent

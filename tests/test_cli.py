@@ -193,12 +193,17 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
 def test_train_with_a_vamp_prior_and_the_iwae_objective_records_its_parts(tmp_path, capsys):
     out = tmp_path / "family"
     argv = ["train", "--out", str(out), "--prior", "vamp", "--prior-components", "5", "--posterior", "full",
-            "--objective", "iwae", "--iw-train-samples", "3", "--iw-gradient", "dreg"]
+            "--objective", "iwae", "--iw-train-samples", "3", "--iw-gradient", "dreg", "--kl-warmup", "2"]
     assert main(argv + FAST) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     parts = metrics["parts"]
     assert parts["prior"] == {"class": "VampPrior", "num_components": 5, "clip": [0.0, 1.0], "seed": 0}
     assert parts["posterior"] == {"class": "FullNormal"}
+    # The IWAE's weights warmed up over the 2 epochs: β is logged rising, and is saved at its last step's value.
+    history = (out / "history.csv").read_text().splitlines()
+    beta = [float(row.split(",")[history[0].split(",").index("beta")]) for row in history[1:]]
+    assert 0 < beta[0] < beta[1] < 1
+    assert parts["objective"].pop("beta") == pytest.approx(beta[1], rel=1e-6)
     assert parts["objective"] == {"class": "IWAE", "num_samples": 3, "gradient": "dreg"}
     report = (out / "report.md").read_text()
     assert ("VampPrior (5 pseudo-inputs); full-covariance Gaussian posterior; IWAE objective, k = 3 (dreg gradient)"
