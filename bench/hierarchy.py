@@ -219,9 +219,9 @@ def main(argv=None):
     parser.add_argument("--eight-bit-test-examples", type=int, default=2000)
     parser.add_argument("--eight-bit-iw-samples", type=int, default=100)
     parser.add_argument("--mixture-components", type=int, default=5)
-    parser.add_argument("--ladder-filters", type=int, nargs=2, default=[16, 32], metavar=("F1", "F2"),
-                        help="part 2's conv Ladder VAE filters at 14x14 and 7x7 (16 32: about the conv VAE's "
-                             "multiply-adds per image; 32 64 costs 3.5 times them)")
+    parser.add_argument("--ladder-filters", type=int, nargs=2, default=[32, 64], metavar=("F1", "F2"),
+                        help="part 2's conv Ladder VAE filters at 14x14 and 7x7 (32 64: 3.5 times the conv VAE's "
+                             "multiply-adds per image; 16 32: about the same)")
     parser.add_argument("--train-examples", type=int, default=None)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)

@@ -48,18 +48,6 @@ def pytest_collection_modifyitems(items):
     items.sort(key=_rank)  # stable: every other test keeps its place
 
 
-def pytest_xdist_auto_num_workers(config):
-    """`-n auto`: one worker per core and one more on a small machine.
-
-    About a third of a 2-core run had a core idle (workers waiting on the
-    processes their tests start, single-threaded tracing); a third worker
-    fills it. `PYTEST_XDIST_AUTO_NUM_WORKERS` still decides when set.
-    """
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None  # xdist's own hook reads it
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return cores + 1 if cores <= 4 else cores
-
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,6 +8,9 @@ from PIL import Image
 
 from kvae_cli import main
 
+# Its module-scoped fixtures train or export: one worker runs them once (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("test_cli")
+
 FAST = ["--epochs", "2", "--hidden", "16", "--latent-dim", "2", "--verbose", "0"]
 
 

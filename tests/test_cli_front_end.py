@@ -10,6 +10,9 @@ import pytest
 
 from kvae_cli import choices, quiet
 
+# Its module-scoped fixtures train or export: one worker runs them once (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("test_cli_front_end")
+
 # Generous for a shared CI machine: the front end answers in ~0.1 s, importing TensorFlow takes ~5 s.
 HELP_SECONDS = 2.5
 

@@ -15,6 +15,9 @@ import kvae
 from conftest import tiny_vae, uniform_data
 from distributed import SCRIPTS, env, run
 
+# Its module-scoped fixtures train or export: one worker runs them once (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("test_export")
+
 SHAPE = (4, 4, 1)
 
 

@@ -11,6 +11,9 @@ import kvae
 from conftest import tiny_vae, uniform_data
 from distributed import SCRIPTS, run
 
+# Its module-scoped fixtures train or export: one worker runs them once (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("test_export_bounds")
+
 SHAPE = (4, 4, 1)
 
 

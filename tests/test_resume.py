@@ -14,6 +14,9 @@ from kvae.callbacks import backup as backups
 from distributed import free_ports, kill, run_all, start, tf_config, wait_for
 from kvae_cli import main
 
+# Its module-scoped fixtures train or export: one worker runs them once (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("test_resume")
+
 # A conditional VAE (labels in the epoch-keyed stream) with the flow posterior (its MADE resumes
 # with the model), and a per-step KL warm-up over the first 3 epochs: kills land mid-schedule,
 # which the step evaluates from the restored optimizer's counter.

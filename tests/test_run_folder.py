@@ -17,6 +17,9 @@ from kvae.callbacks import backup as backups
 from kvae.run_folder import BACKUP_MARKER, NEXT, SWAP, RunFolder
 from kvae_cli import main
 
+# Its module-scoped fixtures train or export: one worker runs them once (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("test_run_folder")
+
 FAST = ["--epochs", "2", "--batch-size", "64", "--hidden", "8", "--latent-dim", "2", "--seed", "4", "--verbose", "0"]
 
 
