@@ -124,7 +124,10 @@ def test_dreg_and_reparameterised_gradients_agree_in_expectation(weights_seed, b
 
 @pytest.mark.slow
 def test_iwae_trains_and_logs_the_bound_as_loss():
+    keras.utils.set_random_seed(0)  # fixed weights, whatever ran before in this worker
     model = tiny_vae(objective=kvae.objectives.IWAE(5, gradient="dreg"))
+    # 12 steps at Adam's default 1e-3 move the bound by less than its noise; at 1e-2 it falls ~0.9 nats.
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
     x = uniform_data(64)
     history = model.fit(x, batch_size=16, epochs=3, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
