@@ -118,12 +118,19 @@ def _paired(a, b):
     return {"difference": float(d.mean()), "stderr": float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0}
 
 
-def _objective(args, examples, name):
-    # β from 0 to 1 over the first warm-up epochs, evaluated in the step from the optimizer's iterations:
-    # the ELBO's KL weight, or the IWAE's tempered weights p(x|z) (p(z)/q(z|x))^β.
+def _beta(warmup_epochs, examples):
+    # β from 0 to 1 over the first warm-up epochs (batches of 128), evaluated in the step from the
+    # optimizer's iterations; 1 throughout without a warm-up.
     import kvae
 
-    beta = kvae.schedules.Warmup(duration=args.warmup_epochs * math.ceil(examples / 128)) if args.warmup_epochs else 1.0
+    return kvae.schedules.Warmup(duration=warmup_epochs * math.ceil(examples / 128)) if warmup_epochs else 1.0
+
+
+def _objective(args, examples, name):
+    # The ELBO's KL weight, or the IWAE's tempered weights p(x|z) (p(z)/q(z|x))^β, warmed up.
+    import kvae
+
+    beta = _beta(args.warmup_epochs, examples)
     return kvae.objectives.IWAE(5, beta=beta) if name.startswith("IWAE") else kvae.objectives.ELBO(beta=beta)
 
 
@@ -166,9 +173,7 @@ def eight_bit(args):
     x_train, x_test = _fashion(args, binarize=False)
     x_test = x_test[: args.eight_bit_test_examples]
     likelihood = kvae.likelihoods.DiscretizedLogistic(num_components=args.mixture_components)
-    # The same recipe for both: β warmed up over the first `--eight-bit-warmup-epochs` (0: none).
-    steps = args.eight_bit_warmup_epochs * math.ceil(len(x_train) / 128)
-    beta = kvae.schedules.Warmup(duration=steps) if steps else 1.0
+    beta = _beta(args.eight_bit_warmup_epochs, len(x_train))  # the same recipe for both
     builds = {
         "conv VAE": lambda: kvae.build_vae((28, 28, 1), 32, architecture="conv", hidden_units=(256,),
                                            likelihood=likelihood, seed=args.seed,

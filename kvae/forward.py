@@ -92,16 +92,14 @@ class ForwardPass:
         z, log_q = self.sample(epsilon)
         return -self.log_likelihood(z), self.kl(z, log_q), self.location
 
-    def log_weights(self, z, log_q, beta=None):
+    def log_weights(self, z, log_q, beta=1.0):
         """log p(x|z) + β (log p(z) − log q(z|x)) `[k, batch]` for z `[k, batch, L]`, and log p(x|z).
 
         `log_q` `[k, batch]` is log q(z|x) at the samples (from `sample`, or the
-        held posterior's density for the DReG estimator); `beta` (None: 1)
-        tempers the weights, rounding as β = 1 does when it is 1.
+        held posterior's density for the DReG estimator); `beta` tempers the
+        weights (at 1 the products are exact and the sums keep their order).
         """
         log_px_z = self.log_likelihood(z)
-        if beta is None:
-            return log_px_z + self.prior.log_prob(z) - log_q, log_px_z
         return log_px_z + beta * self.prior.log_prob(z) - beta * log_q, log_px_z
 
 

@@ -45,8 +45,6 @@ class ELBO(Weighted):
     (True, 0.0)
     """
 
-    SCHEDULED = SCHEDULED
-
     def __init__(self, beta=1.0, free_bits=0.0, **kwargs):
         super().__init__(**kwargs)
         self.add_scheduled_weights(beta=beta, free_bits=free_bits)

@@ -61,8 +61,6 @@ class IWAE(Weighted):
     0.0
     """
 
-    SCHEDULED = ("beta",)
-
     def __init__(self, num_samples=5, gradient="reparam", beta=1.0, **kwargs):
         super().__init__(**kwargs)
         self.num_samples = checks.positive_int(num_samples, "num_samples")

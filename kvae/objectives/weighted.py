@@ -20,8 +20,8 @@ _CHECKS = {
 class Weighted(Objective):
     """Base class: an objective whose weights are constants or schedules, held in `keras.Variable`s.
 
-    A subclass names its weights in `SCHEDULED` and calls `add_scheduled_weights` in its
-    constructor. Each weight `name` then has a non-trainable variable
+    A subclass calls `add_scheduled_weights` in its constructor with the
+    value of each of its weights. Each weight `name` then has a non-trainable variable
     (`objective.<name>`, read by the compiled step, `.assign()`-able by
     callbacks), the schedule given (`<name>_schedule`, evaluated in the step
     from `optimizer.iterations` by `update`), and a place in the config. The
@@ -29,10 +29,9 @@ class Weighted(Objective):
     callbacks (`set_fit_schedule`); its config is left unchanged.
     """
 
-    SCHEDULED = ()
-
     def add_scheduled_weights(self, **values):
         """Creates each weight's variable and schedule from a float or a `kvae.schedules.Schedule`."""
+        self.scheduled = tuple(values)  # the weights' names
         self._fit_schedules = {}  # installed for one `fit` by kvae's per-step callbacks
         for name, value in values.items():
             schedule = schedules_lib.get(value, name)
@@ -51,7 +50,7 @@ class Weighted(Objective):
     def update(self, step):
         """Assigns the scheduled weights from the optimizer's `step`; returns them to be logged."""
         scheduled = {}
-        for name in self.SCHEDULED:
+        for name in self.scheduled:
             schedule = self.schedule(name)
             if schedule is not None:
                 variable = getattr(self, name)
@@ -70,9 +69,9 @@ class Weighted(Objective):
         inside the compiled step; the objective's config is left unchanged.
         Returns whether the train function must be traced again.
         """
-        if name not in self.SCHEDULED:
+        if name not in self.scheduled:
             raise ValueError(
-                f"the {type(self).__name__} objective schedules {list(self.SCHEDULED)}, received: {name!r}"
+                f"the {type(self).__name__} objective schedules {list(self.scheduled)}, received: {name!r}"
             )
         before = self.schedule(name)
         if schedule is None:
@@ -90,7 +89,7 @@ class Weighted(Objective):
 
     def get_config(self):
         config = super().get_config()
-        for name in self.SCHEDULED:
+        for name in self.scheduled:
             schedule = getattr(self, f"{name}_schedule")
             config[name] = (keras.saving.serialize_keras_object(schedule) if schedule is not None
                             else float(keras.ops.convert_to_numpy(getattr(self, name))))
