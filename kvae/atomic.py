@@ -2,16 +2,34 @@
 
 import contextlib
 import os
+import re
 import shutil
 from pathlib import Path
+
+
+TEMPORARY = ".tmp-"  # how `replacing`'s temporaries start: `.tmp-<pid>-<name>`
+
+
+def written_name(name):
+    """The name a `replacing` temporary will be renamed to, or None when `name` is not one.
+
+    >>> from kvae import atomic
+    >>> atomic.written_name(".tmp-4242-history.csv"), atomic.written_name("history.csv")
+    ('history.csv', None)
+    """
+    match = re.fullmatch(rf"{re.escape(TEMPORARY)}\d+-(.+)", name)
+    return match.group(1) if match else None
 
 
 @contextlib.contextmanager
 def replacing(path):
     """Yields a temporary sibling of `path` to write; renames it onto `path` when the block succeeds.
 
-    The temporary name is hidden and keeps the suffix (Keras' `save` and
-    Matplotlib choose the format from it). If the block raises, the temporary
+    The temporary name is hidden, keeps the suffix (Keras' `save` and
+    Matplotlib choose the format from it) and names the writing process, so
+    two processes writing the same file (workers of one multi-worker run
+    marking their shared backup folder) never rename each other's temporary:
+    the last rename wins, whole. If the block raises, the temporary
     file or folder is removed and `path` is left as it was, so a reader (or a
     run killed mid-write) never sees half a file.
 
@@ -26,7 +44,7 @@ def replacing(path):
     ('done', ['notes.txt'])
     """
     path = Path(path)
-    tmp = path.with_name(f".tmp-{path.name}")
+    tmp = path.with_name(f"{TEMPORARY}{os.getpid()}-{path.name}")
     try:
         yield tmp
         os.replace(tmp, path)

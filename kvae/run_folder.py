@@ -385,8 +385,7 @@ class RunFolder:
 
 def _ours(name):
     """Whether a name in a run folder is one kvae writes: an output, kvae's own state, or a write in progress."""
-    if name.startswith(".tmp-"):  # `kvae.atomic`'s temporary sibling, left by a kill
-        name = name[len(".tmp-"):]
+    name = atomic.written_name(name) or name  # `kvae.atomic`'s temporary sibling, left by a kill
     return name in OUTPUTS or name.startswith(".kvae-")
 
 
