@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from kvae import distribute
 from kvae import keras_internals
+from kvae import optimizers
 from kvae.data import arrays
 
 # Steps per call under "auto". Each call of a Keras step function costs a few
@@ -158,7 +159,11 @@ class KerasExecution:
         `optimizer` is passed (default Adam, learning rate 1e-3).
 
         Args:
-            optimizer: str or `keras.optimizers.Optimizer`.
+            optimizer: str or `keras.optimizers.Optimizer`. `"adam"` (the
+                default) is `kvae.optimizers.Adam()`: Keras' Adam with each
+                update one fused kernel (same maths, faster steps); any other
+                name, or an optimizer instance (a `keras.optimizers.Adam`
+                too), is used as given.
             steps_per_execution: int or `"auto"` (default). Training steps per
                 compiled call. `"auto"` runs 32 (about 1.4× the throughput of
                 1 for an MLP VAE on CPU); an epoch of `steps_per_epoch`
@@ -173,6 +178,8 @@ class KerasExecution:
             *args, **kwargs: the rest of `keras.Model.compile`'s arguments.
         """
         self._auto_steps_per_execution = steps_per_execution == "auto"
+        if isinstance(optimizer, str) and optimizer.lower() == "adam":
+            optimizer = optimizers.Adam()
         super().compile(optimizer, *args, steps_per_execution=steps_per_execution, **kwargs)
         if self._auto_steps_per_execution:
             self.steps_per_execution = auto_steps_per_execution(self)

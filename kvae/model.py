@@ -129,7 +129,7 @@ class VAE(execution.KerasExecution, keras.Model):
 
     >>> import numpy as np, keras, kvae
     >>> vae = kvae.build_vae(input_shape=(8, 8, 1), latent_dim=2, hidden_units=(16,))
-    >>> vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> vae.compile(optimizer=kvae.optimizers.Adam(1e-3))
     >>> x = np.random.default_rng(0).uniform(size=(32, 8, 8, 1)).astype("float32")
     >>> history = vae.fit(x, batch_size=16, epochs=1, verbose=0)
     >>> sorted(history.history)

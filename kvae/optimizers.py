@@ -17,19 +17,22 @@ class Adam(keras.optimizers.Adam):
 
     Keras computes it as about ten separate element-wise operations per
     variable, each a pass over memory; TensorFlow's `ResourceApplyAdam` does the
-    same update in one pass: about 5% more examples per second for the
-    784-400-20 VAE on a 2-core CPU (`python -m bench.ablations`). The results
-    equal Keras' to float rounding (tested to 1e-5), and two fresh processes
-    train to bit-identical weights. It is opt-in because a `kvae train` run
-    killed and resumed with it once ended about 1e-6 from the uninterrupted
-    run, outside the resume test's tolerance (cause not yet found), while
-    Keras' Adam (which `kvae train` therefore keeps) resumes within it.
-    Everything else is Keras':
-    learning-rate schedules, clipping, weight decay, EMA, loss scaling,
-    serialisation, and the slot variables (so a checkpoint of one loads into
-    the other). The fused kernel is used for dense gradients of float
-    variables outside `tf.distribute` replicas; elsewhere (and with
-    `amsgrad=True`) Keras' own update runs.
+    same update in one pass (`python -m bench.ablations` measures the gain).
+    The results equal Keras' to float rounding (tested to 1e-5), and a run
+    killed and resumed ends on the uninterrupted run's weights, under a
+    `tf.distribute` strategy too (tested). It is what `VAE.compile()`,
+    `compile(optimizer="adam")` and `kvae train` use; a `keras.optimizers.Adam`
+    you pass stays Keras' (slower steps, the same maths).
+
+    The kernel runs on every dense float gradient, outside `tf.distribute` and
+    inside it (once per replica's copy of each variable, as Keras' own
+    assignments run), so one process and many take the same arithmetic:
+    Keras' update rounds differently (about 1e-7 a step), and a kernel that
+    ran only outside strategies put a multi-worker run 1e-6 from the same run
+    in one process after 300 steps. With `amsgrad=True` or a sparse gradient
+    Keras' own update runs. Everything else is Keras': learning-rate
+    schedules, clipping, weight decay, EMA, loss scaling, serialisation, and
+    the slot variables (so a checkpoint of one loads into the other).
 
     Args: those of `keras.optimizers.Adam`.
 
@@ -37,15 +40,18 @@ class Adam(keras.optimizers.Adam):
 
     >>> import numpy as np, keras, kvae
     >>> vae = kvae.build_vae((8, 8, 1), latent_dim=2, hidden_units=16)
-    >>> vae.compile(optimizer=kvae.optimizers.Adam(1e-3))
+    >>> vae.compile(optimizer=kvae.optimizers.Adam(1e-3))  # or compile(): the default
     >>> x = np.random.default_rng(0).uniform(size=(32, 8, 8, 1)).astype("float32")
     >>> int(vae.fit(x, epochs=1, verbose=0) and vae.optimizer.iterations.numpy())
     1
     """
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.amsgrad or isinstance(gradient, tf.IndexedSlices) or tf.distribute.has_strategy():
+        if self.amsgrad or isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
+        # Under a strategy Keras calls this once per replica's copy of `variable` (inside
+        # `extended.update`), where each slot's handle is that replica's copy: the kernel is
+        # replica-local, as Keras' own assignments are.
         dtype = variable.dtype
         m, v = keras_internals.adam_slots(self, variable)
         local_step = tf.cast(self.iterations + 1, dtype)

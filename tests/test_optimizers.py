@@ -1,3 +1,5 @@
+import contextlib
+
 import keras
 import numpy as np
 import pytest
@@ -44,3 +46,45 @@ def test_fused_adam_runs_the_fused_kernel_and_round_trips_its_config():
     step()
     np.testing.assert_allclose(variable.numpy(), [1 - 2e-3, 1 + 2e-3, 1.0], rtol=1e-5)
     assert float(run_serialization_test(optimizer).learning_rate) == pytest.approx(2e-3)
+
+
+@pytest.mark.parametrize("optimizer", [None, "adam", "Adam"])
+def test_compile_defaults_to_the_fused_adam(optimizer):
+    model = kvae.build_vae((4, 4, 1), latent_dim=2, hidden_units=8)
+    model.compile() if optimizer is None else model.compile(optimizer=optimizer)
+    assert type(model.optimizer) is kvae.optimizers.Adam
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)  # Keras' Adam default
+
+
+def test_an_explicit_keras_optimizer_stays_the_users():
+    model = kvae.build_vae((4, 4, 1), latent_dim=2, hidden_units=8)
+    given = keras.optimizers.Adam(2e-3)
+    model.compile(optimizer=given)
+    assert model.optimizer is given
+    model.compile(optimizer="rmsprop")
+    assert type(model.optimizer) is keras.optimizers.RMSprop
+
+
+def _train_under(strategy, optimizer):
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        keras.utils.set_random_seed(0)
+        model = kvae.build_vae((4, 4, 1), latent_dim=2, hidden_units=8)
+        model.compile(optimizer=optimizer(1e-2))  # made in the scope, as Keras requires
+    model.fit(uniform_data(32), batch_size=8, epochs=2, verbose=0, shuffle=False)
+    return model
+
+
+def test_fused_adam_under_two_replicas_takes_one_processs_steps():
+    # One process and two replicas must run the same arithmetic, or a multi-worker run ends away from
+    # the same run in one process (the 1e-6 that made the fused Adam opt-in: the kernel ran outside
+    # strategies only).
+    cpus = [c.name for c in tf.config.list_logical_devices("CPU")[:2]]
+    mirrored = tf.distribute.MirroredStrategy(cpus)
+    one = _train_under(None, kvae.optimizers.Adam)
+    two = _train_under(mirrored, kvae.optimizers.Adam)
+    keras_two = _train_under(mirrored, keras.optimizers.Adam)
+    assert two.optimizer.iterations.numpy() == one.optimizer.iterations.numpy() == 8
+    gap_fused = max(np.abs(a - b).max() for a, b in zip(one.get_weights(), two.get_weights()))
+    gap_keras = max(np.abs(a - b).max() for a, b in zip(one.get_weights(), keras_two.get_weights()))
+    assert gap_fused < 1e-7, gap_fused  # two replicas sum the gradient in another order: rounding only
+    assert gap_keras > gap_fused, (gap_keras, gap_fused)  # so the kernel did run under the strategy

@@ -288,7 +288,7 @@ def _make_model(args, data, strategy, steps):
             limit = kvae.execution.AUTO_STEPS_PER_EXECUTION if steps_per_execution == "auto" else steps_per_execution
             steps_per_execution = kvae.execution.auto_steps_per_execution(model, args.backup_every, limit=limit,
                                                                           train_steps=steps)
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), steps_per_execution=steps_per_execution)
+        model.compile(optimizer=kvae.optimizers.Adam(args.learning_rate), steps_per_execution=steps_per_execution)
     return model
 
 

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kvae import optimizers
 from kvae.build import build_vae
 from kvae.testing import catalog
 
@@ -69,7 +70,7 @@ def run_fit_test(build, x, jit_compile=False, epochs=2, expect_jit=True, run_eag
     """
     model = build()
     run_eagerly = run_eagerly and not jit_compile
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile, run_eagerly=run_eagerly)
+    model.compile(optimizer=optimizers.Adam(1e-3), jit_compile=jit_compile, run_eagerly=run_eagerly)
     if jit_compile:
         assert bool(model.jit_compile) == expect_jit, f"jit_compile is {model.jit_compile}, expected {expect_jit}"
     y = conditions_for(model, x)
@@ -146,7 +147,7 @@ def run_replica_test(build, x, batch_size=8):
     for strategy in (tf.distribute.get_strategy(), _mirrored(tuple(c.name for c in cpus[:2]))):
         with strategy.scope():
             model = build()
-            model.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
+            model.compile(optimizer=optimizers.Adam(1e-2), run_eagerly=True)
         model.fit(x, conditions_for(model, x), batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
         weights.append(model.get_weights())
     for a, b in zip(*weights):
