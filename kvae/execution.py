@@ -42,9 +42,8 @@ def auto_steps_per_execution(model, *epoch_steps, callbacks=None, limit=AUTO_STE
     whole calls, so a call that crossed the end of `steps` batches of an
     endless dataset would take more than asked. A training epoch of
     `train_steps` need not be divided: `KerasExecution` runs an epoch's
-    last `train_steps % count` steps one per call, and the count is the
-    one that makes the fewest calls (`epoch_calls`). One
-    step per call when running eagerly (to debug) or under a
+    last `train_steps % count` steps as one shorter call of the same traced
+    function. One step per call when running eagerly (to debug) or under a
     `tf.distribute` strategy: Keras 3.15's multi-step loop fails under
     `MultiWorkerMirroredStrategy` ("You must feed a value for placeholder
     tensor").
@@ -58,36 +57,14 @@ def auto_steps_per_execution(model, *epoch_steps, callbacks=None, limit=AUTO_STE
     (32, 20)
     >>> kvae.execution.auto_steps_per_execution(vae, 40, limit=16)
     10
-    >>> kvae.execution.auto_steps_per_execution(vae, train_steps=422)  # 14 calls of 30, then 2 single steps
-    30
+    >>> kvae.execution.auto_steps_per_execution(vae, train_steps=422)  # 13 calls of 32, then one of 6
+    32
     """
     if model.run_eagerly or keras_internals.strategy_built_under(model) is not None or tf.distribute.has_strategy():
         return 1
     if any(needs_every_batch(callback) for callback in _flatten(callbacks)):
         return 1
-    return epoch_calls(divisor_at_most(limit, *epoch_steps), train_steps, *epoch_steps)
-
-
-def epoch_calls(limit, train_steps, *epoch_steps):
-    """Steps per call for a training epoch of `train_steps` (None: unknown), at most `limit`.
-
-    The count that takes the fewest calls per epoch, `train_steps // count`
-    calls of `count` steps and the remaining `train_steps % count` steps one
-    per call (the larger count on a tie), among those that divide every
-    known length in `epoch_steps` (what `limit` already divides).
-
-    Example:
-
-    >>> from kvae.execution import epoch_calls
-    >>> epoch_calls(32, 40), epoch_calls(32, 422), epoch_calls(32, 469), epoch_calls(32, 12), epoch_calls(32, None)
-    (20, 30, 31, 12, 32)
-    """
-    if not train_steps:
-        return limit
-    train_steps = int(train_steps)
-    known = [int(s) for s in epoch_steps if s]
-    fits = [k for k in range(1, min(limit, train_steps) + 1) if all(s % k == 0 for s in known)]
-    return min(fits, key=lambda k: (train_steps // k + train_steps % k, -k))
+    return divisor_at_most(limit, *epoch_steps)
 
 
 def divisor_at_most(limit, *epoch_steps):
@@ -167,8 +144,8 @@ class KerasExecution:
             steps_per_execution: int or `"auto"` (default). Training steps per
                 compiled call. `"auto"` runs 32 (about 1.4× the throughput of
                 1 for an MLP VAE on CPU); an epoch of `steps_per_epoch`
-                ends where it should (its last steps run one per call, see
-                `auto_steps_per_execution`); 1 under a
+                ends where it should (its last steps run as one shorter
+                call, see `auto_steps_per_execution`); 1 under a
                 `tf.distribute` strategy, with `run_eagerly=True`, or when
                 a callback needs every batch (a per-step schedule given as a
                 Python function, a user callback with per-batch hooks; see
@@ -245,9 +222,10 @@ class KerasExecution:
 
         Keras runs `steps_per_execution` steps per call, so on an endless
         dataset the last call of an epoch whose length it does not divide
-        would take batches of the next epoch. Then the calls run as Keras
-        runs them up to the epoch's last `steps % steps_per_execution` steps,
-        which run one per call (of `train_step`, the same maths).
+        would take batches of the next epoch. Then every call runs one traced
+        function whose step count is an argument (`_StepLoop`): whole calls
+        up to the epoch's last `steps % steps_per_execution` steps, which run
+        as one shorter call, with no second trace.
         """
         if self.train_function is not None and not force:
             return self.train_function
@@ -256,10 +234,7 @@ class KerasExecution:
         epoch_steps, count = getattr(self, "_epoch_steps", None), self.steps_per_execution
         if epoch_steps and count > 1 and epoch_steps % count and not self.run_eagerly \
                 and not tf.distribute.has_strategy() and keras_internals.strategy_built_under(self) is None:
-            # Without AutoGraph, as Keras traces its own step functions.
-            one_step = tf.function(lambda iterator: self.train_step(next(iterator)), reduce_retracing=True,
-                                   jit_compile=self.jit_compile, autograph=False)
-            self.train_function = _EpochCalls(self.train_function, one_step, epoch_steps, count)
+            self.train_function = _EpochCalls(_StepLoop(self), epoch_steps, count)
         return self.train_function
 
     def _build_optimizer(self):
@@ -294,22 +269,52 @@ class KerasExecution:
             self.train_function = self.test_function = self.predict_function = None
 
 
-class _EpochCalls:
-    """A train function: `count` steps per call, and an epoch's last `epoch_steps % count` one by one."""
+class _StepLoop:
+    """Up to `steps` training steps of `model` in one call, `steps` a tensor: one trace serves every count.
 
-    def __init__(self, many, one, epoch_steps, count):
-        self.many, self.one, self.epoch_steps, self.count = many, one, epoch_steps, count
+    The loop is Keras' multi-step loop (`train_step` on each batch, stopping
+    early when the iterator runs out) with the count as an argument instead
+    of a constant of the trace. Returns the steps run and the last step's logs.
+    """
+
+    def __init__(self, model):
+        # As Keras traces its own step functions: without AutoGraph, XLA when the model asks for it.
+        self.step = tf.function(model.train_step, reduce_retracing=True, jit_compile=model.jit_compile,
+                                autograph=False)
+        self.loop = tf.function(self._loop, reduce_retracing=True, autograph=False)
+
+    def _loop(self, iterator, steps):
+        traced = self.step.get_concrete_function(iterator.element_spec).structured_outputs
+        no_logs = tf.nest.map_structure(lambda t: tf.zeros(t.shape, t.dtype), traced)
+
+        def more(i, logs, batch):
+            return tf.logical_and(i < steps, batch.has_value())
+
+        def step(i, logs, batch):
+            logs = self.step(batch.get_value())
+            batch = tf.cond(i + 1 < steps, iterator.get_next_as_optional, lambda: batch)
+            return i + 1, logs, batch
+
+        done, logs, _ = tf.while_loop(more, step, (tf.constant(0), no_logs, iterator.get_next_as_optional()))
+        return done, logs
+
+    def __call__(self, iterator, steps):
+        done, logs = self.loop(iterator, tf.constant(steps, tf.int32))
+        return int(done), logs
+
+
+class _EpochCalls:
+    """A train function: `count` steps per call, and an epoch's last `epoch_steps % count` as one call."""
+
+    def __init__(self, loop, epoch_steps, count):
+        self.loop, self.epoch_steps, self.count = loop, epoch_steps, count
         self.done = 0  # steps of the current epoch
 
     def __call__(self, iterator):
-        left = self.epoch_steps - self.done
-        if left >= self.count:
-            logs = self.many(iterator)
-            self.done += self.count
-        else:
-            for _ in range(left):
-                logs = self.one(iterator)
-            self.done += left
+        done, logs = self.loop(iterator, min(self.count, self.epoch_steps - self.done))
+        if not done:
+            raise StopIteration  # the data ran out, as Keras' own train function says
+        self.done += done
         if self.done == self.epoch_steps:
             self.done = 0
         return logs

@@ -31,11 +31,11 @@ def test_auto_steps_per_execution_runs_32_steps_per_call_with_the_same_maths():
 @pytest.mark.slow
 def test_auto_steps_per_execution_never_crosses_an_epoch_of_an_endless_stream():
     # Keras runs whole calls: 32 steps per call on a 40-step epoch would make it 64 steps long;
-    # 20 divides it (see the next test for an epoch with no such divisor).
+    # kvae's calls are 32 steps and then 8 (see the next test).
     model = tiny_vae()
     endless = tf.data.Dataset.from_tensor_slices(uniform_data(40)).batch(1).repeat()
     model.fit(endless, steps_per_epoch=40, epochs=2, verbose=0)
-    assert int(model.optimizer.iterations.numpy()) == 80 and model.steps_per_execution == 20
+    assert int(model.optimizer.iterations.numpy()) == 80 and model.steps_per_execution == 32
     model.evaluate(endless, steps=3, verbose=0)
     assert model.steps_per_execution == 3  # evaluate(steps=3): 3 batches, not 32
     model.fit(uniform_data(8), batch_size=4, epochs=1, verbose=0)
@@ -43,21 +43,25 @@ def test_auto_steps_per_execution_never_crosses_an_epoch_of_an_endless_stream():
 
 
 @pytest.mark.slow
-def test_an_epoch_no_count_divides_runs_whole_calls_then_its_remainder_one_step_per_call():
-    # 37 steps (a prime): "auto" takes 2 calls of 18 and 1 single step; an explicit 32, 1 call and 5
-    # single steps. Each epoch is exactly its own 37 batches, and the weights are those of 1 step per call.
+def test_an_epoch_no_count_divides_runs_whole_calls_then_its_remainder_as_one_call_of_the_same_trace():
+    # 37 steps (a prime): "auto" and an explicit 32 take 1 call of 32 and 1 of 5, through one traced
+    # function (the count is its argument). Each epoch is exactly its own 37 batches, and the weights
+    # are those of 1 step per call.
     x = uniform_data(37 * 2)
     ends, runs = [], {}
     for count in ("auto", 32, 1):
         keras.utils.set_random_seed(0)
         model = kvae.build_vae((4, 4, 1), 3, hidden_units=(8,), seed=1)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=count)
+        traces, step = [], model.train_step
+        model.train_step = lambda data, step=step: traces.append(1) or step(data)
         record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(
             (count, int(model.optimizer.iterations.numpy()))))
         stream = kvae.data.make_dataset(x, 2, shuffle=True, seed=0, start_epoch=0)
         history = model.fit(stream, steps_per_epoch=37, epochs=2, verbose=0, callbacks=[record])
         runs[count] = (model.steps_per_execution, model.get_weights(), history.history["loss"])
-    assert [runs[count][0] for count in ("auto", 32, 1)] == [18, 32, 1]
+        assert len(traces) == 1, (count, len(traces))  # the remainder call reuses the trace
+    assert [runs[count][0] for count in ("auto", 32, 1)] == [32, 32, 1]
     assert ends == [(count, steps) for count in ("auto", 32, 1) for steps in (37, 74)]
     for count in ("auto", 32):
         for many, one in zip(runs[count][1], runs[1][1]):
@@ -73,7 +77,7 @@ def test_an_epoch_no_count_divides_runs_whole_calls_then_its_remainder_one_step_
               initial_epoch=1, verbose=0)
     for resumed, whole in zip(model.get_weights(), runs[32][1]):
         np.testing.assert_allclose(resumed, whole, rtol=1e-5, atol=1e-6)
-    # Another epoch length in a later fit: the calls follow it (23 < 32: its 23 steps one per call).
+    # Another epoch length in a later fit: the calls follow it (23 < 32: its 23 steps in one call).
     model.fit(kvae.data.make_dataset(x, 2, shuffle=True, seed=0, start_epoch=2), steps_per_epoch=23, epochs=3,
               initial_epoch=2, verbose=0)
     assert int(model.optimizer.iterations.numpy()) == 74 + 23
@@ -136,7 +140,7 @@ def test_nothing_kvae_runs_is_rewritten_by_autograph(autograph_conversions, tmp_
     model = kvae.build_vae((4, 4, 1), 3, hidden_units=(8,), seed=1, prior="vamp", objective="iwae")
     model.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=4)
     x = uniform_data(40)
-    model.fit(x, batch_size=4, epochs=1, verbose=0, shuffle=True)  # 10 steps: 2 calls of 4, 2 single steps
+    model.fit(x, batch_size=4, epochs=1, verbose=0, shuffle=True)  # 10 steps: calls of 4, 4 and 2
     model.evaluate(x, batch_size=4, verbose=0)
     kvae.evaluation.evaluate(model, x, iw_samples=4)
     model.export(str(tmp_path / "served"), verbose=False)
