@@ -14,6 +14,8 @@ does) in a fresh process per run, alternating the contenders in each round:
   per epoch and `steps_per_execution="auto"` picks the same count for all;
 - `folder, streamed`: `kvae.data.ImageFolder` decoding PNGs batch by batch;
 - `folder, --cache`: the same folder decoded once into memory;
+- `folder, --disk-cache`: the same folder decoded once into `kvae.data.DiskCache` on disk (built by
+  the first run that opens it, whose opening time includes the build; reused by the rest);
 - `TFRecord, streamed`: `kvae.data.TFRecordSource` parsing raw bytes.
 
 Two more rows explain the numbers: `in-memory, 60,000` (Fashion-MNIST's own
@@ -41,7 +43,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-CONTENDERS = ("in-memory", "folder, streamed", "folder, --cache", "TFRecord, streamed")
+CONTENDERS = ("in-memory", "folder, streamed", "folder, --cache", "folder, --disk-cache", "TFRecord, streamed")
+DISK_TARGET = 0.9  # of in-memory examples/s, from epoch 2, for the disk cache
 FULL_SPLIT = "in-memory, 60,000"
 PIPELINE_ALONE = "folder, no training"
 HELD_OUT = 0.1  # what the file sources hold out
@@ -90,7 +93,9 @@ def _job(name, work, size, epochs, batch_size):
         source = kvae.data.ArraySource(data)
     elif name.startswith("folder"):
         source = kvae.data.ImageFolder(work / f"png-{size}", "28x28")
-        if name.endswith("--cache"):
+        if name.endswith("--disk-cache"):
+            source = kvae.data.DiskCache(source, work / "disk-cache")
+        elif name.endswith("--cache"):
             source = source.cached()
     else:
         source = kvae.data.TFRecordSource(str(work / f"tfrecord-{size}" / "*.tfrecord"), "image_raw",
@@ -98,7 +103,7 @@ def _job(name, work, size, epochs, batch_size):
     open_seconds = time.perf_counter() - opened
     keras.utils.set_random_seed(0)
     model = kvae.build_vae((28, 28, 1), 20, hidden_units=400, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution="auto")
+    model.compile(steps_per_execution="auto")  # kvae's defaults (the fused Adam)
     steps = kvae.data.steps_per_epoch(source.num_train, batch_size)
     times = []
 
@@ -160,7 +165,7 @@ def main(argv=None):
         for name in runs:
             runs[name].append(_run(name, work, 60000, args.epochs, args.batch_size))
     memory = {}
-    for name in ("folder, streamed", "TFRecord, streamed"):
+    for name in ("folder, streamed", "folder, --disk-cache", "TFRecord, streamed"):
         memory[name] = {size: _run(name, work, size, 2, args.batch_size)["peak_rss_mib"] for size in (15000, 60000)}
 
     baseline = statistics.median(r["examples_per_s"] for r in runs["in-memory"])
@@ -182,11 +187,11 @@ def main(argv=None):
     print(f"{'streamed pipeline':<22} {'RSS 15k MiB':>12} {'RSS 60k MiB':>12} {'60k / 15k':>10}")
     for name, sizes in memory.items():
         print(f"{name:<22} {sizes[15000]:>12.0f} {sizes[60000]:>12.0f} {sizes[60000] / sizes[15000]:>10.2f}")
-    targets = {row["pipeline"]: row["ratio_to_in_memory"] >= TARGET for row in rows
-               if row["pipeline"] in CONTENDERS[1:]}
+    targets = {row["pipeline"]: row["ratio_to_in_memory"] >= (DISK_TARGET if "disk" in row["pipeline"] else TARGET)
+               for row in rows if row["pipeline"] in CONTENDERS[1:]}
     write_json(args.out, {
         "machine": machine(), "epochs": args.epochs, "rounds": args.rounds, "batch_size": args.batch_size,
-        "model": "784-400-20 MLP, Bernoulli", "rows": rows, "target_ratio": TARGET, "meets_target": targets,
+        "model": "784-400-20 MLP, Bernoulli", "rows": rows, "target_ratio": TARGET, "disk_cache_target_ratio": DISK_TARGET, "meets_target": targets,
         "peak_rss_by_size_mib": {name: {str(k): v for k, v in sizes.items()} for name, sizes in memory.items()},
     })
     return 0

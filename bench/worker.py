@@ -58,6 +58,52 @@ def train_kvae(args):
             "steps_per_execution": vae.steps_per_execution}
 
 
+def whole_fit(args):
+    """One whole `fit` on NumPy arrays, timed from building the model: the path and the clock users have.
+
+    `impl`: "kvae" (`build_vae` + `compile(optimizer)` + `fit(x, batch_size=128)`; `optimizer`
+    "default" is `compile()`'s, "keras" an explicit `keras.optimizers.Adam(1e-3)`; `dtype_policy`) or
+    "pytorch" (bench/references.py's fast form; `bfloat16` for autocast). Returns the fit's seconds,
+    each epoch's, and the seconds to the end of the first training call (kvae: its first
+    `steps_per_execution` steps; PyTorch: its first step).
+    """
+    x_train, x_test = _fashion(args)
+    if args["impl"] == "pytorch":
+        from bench import references
+
+        return references.train_pytorch(x_train, x_test, args["seed"], args["epochs"], fast=True,
+                                         bfloat16=args.get("bfloat16", False))
+    import keras
+
+    import kvae
+    from bench.references import HIDDEN, LATENT, _EpochTimer
+
+    keras.config.set_dtype_policy(args.get("dtype_policy", "float32"))
+
+    class FirstCall(_EpochTimer):
+        needs_every_batch = False  # Keras calls it once per call of `steps_per_execution` steps
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.first_call is None:
+                self.first_call = time.perf_counter() - begin
+
+    begin = time.perf_counter()
+    keras.utils.set_random_seed(args["seed"])
+    vae = kvae.build_vae(x_train.shape[1:], LATENT, hidden_units=(HIDDEN,), likelihood="bernoulli", seed=args["seed"])
+    if args.get("optimizer", "default") == "keras":
+        vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    else:
+        vae.compile()
+    timer = FirstCall()
+    timer.first_call = None
+    vae.fit(x_train, batch_size=128, epochs=args["epochs"], verbose=0, callbacks=[timer])
+    fit_seconds = time.perf_counter() - begin
+    test = vae.evaluate(x_test, batch_size=500, return_dict=True, verbose=0)
+    return {"epoch_seconds": timer.seconds, "fit_seconds": fit_seconds, "first_step_seconds": timer.first_call,
+            "test_neg_elbo": -test["elbo"], "steps_per_execution": vae.steps_per_execution,
+            "optimizer": type(vae.optimizer).__module__ + "." + type(vae.optimizer).__name__}
+
+
 def train_reference(args):
     from bench import references
 
@@ -188,6 +234,7 @@ def profile(args):
 JOBS = {
     "profile": profile,
     "kvae": train_kvae,
+    "whole_fit": whole_fit,
     "reference": train_reference,
     "roofline": roofline,
     "shape_matmuls": shape_matmuls,

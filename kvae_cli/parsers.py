@@ -56,6 +56,9 @@ def add_train_arguments(p):
     p.add_argument("--label-column", default=None, metavar="NAME", help="tables: a column of integer class ids")
     p.add_argument("--cache", action="store_true",
                    help="decode a file source once into memory and train from there (fastest, if it fits)")
+    p.add_argument("--disk-cache", default=None, metavar="DIR",
+                   help="decode an image folder once into DIR and train from there (near in-memory speed, a few "
+                        "batches in memory); reused until a file changes")
     p.add_argument("--epochs", type=arguments.positive_int, default=None,
                    help="passes over the training set (default: 100 on digits, 10 otherwise)")
     p.add_argument("--batch-size", type=arguments.positive_int, default=128)

@@ -186,3 +186,31 @@ def test_the_readme_shows_the_hierarchy_bench_as_its_json_says():
     module = load_script("bench/hierarchy.py")
     saved = json.loads((root / "bench" / "results" / "hierarchy.json").read_text())
     assert module.readme_tables(saved) in (root / "README.md").read_text()
+
+
+@pytest.mark.e2e
+def test_whole_fit_bench_times_each_row_and_fit_length_on_the_smoke_budget(tmp_path, fashion_data_dir):
+    """`python -m bench.whole_fit --quick`: whole fits from a fresh model, with their first call and epochs."""
+    output, saved = _run_quick("bench.whole_fit", tmp_path / "whole_fit.json", fashion_data_dir)
+    assert sorted(saved["summary"]) == ["1", "2"]
+    kvae_rows = ["kvae defaults", "kvae keras Adam", "kvae mixed_bfloat16"]
+    for epochs, by_row in saved["summary"].items():
+        assert [name for name in by_row if name.startswith("kvae")] == kvae_rows
+        for name in kvae_rows:
+            row = by_row[name]
+            assert 0 < row["first_step_seconds"] < row["fit_seconds"]
+            assert row["whole_fit_samples_per_s"] == pytest.approx(2048 * int(epochs) / row["fit_seconds"])
+            assert ("steady_epoch_samples_per_s" in row) == (epochs == "2")
+    optimizers = {name: saved["runs"]["1"][name][0]["optimizer"] for name in kvae_rows}
+    assert optimizers == {"kvae defaults": "kvae.optimizers.Adam", "kvae keras Adam": "keras.src.optimizers.adam.Adam",
+                          "kvae mixed_bfloat16": "kvae.optimizers.Adam"}
+    assert "whole fit ex/s" in output
+
+
+def test_the_readme_shows_the_whole_fit_bench_as_its_json_says():
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    module = load_script("bench/whole_fit.py")
+    saved = json.loads((root / "bench" / "results" / "whole_fit.json").read_text())
+    assert module.readme_table(saved) in (root / "README.md").read_text()

@@ -22,12 +22,16 @@ def run(args):
     # First: MultiWorkerMirroredStrategy must configure TensorFlow before any op runs (opening a file source does).
     strategy = kvae.distribute.get_strategy(args.strategy)
     data = sources.open_data(vars(args))
+    if args.cache and args.disk_cache is not None:
+        raise ValueError("--cache (in memory) and --disk-cache DIR (on disk) are two ways to cache: give one")
     if args.cache and data.streaming:
         data = data.cached()
     args.likelihood = args.likelihood or sources.default_likelihood(data)
     _hierarchy_defaults(args)
     run_folder = kvae.RunFolder(args.out or Path("runs") / data.name, argument="--out")
     _check_arguments(args, data, run_folder)  # before anything is written
+    if args.disk_cache is not None:
+        data = kvae.data.DiskCache(data, args.disk_cache, argument="--disk-cache")
     epochs = args.epochs or DEFAULT_EPOCHS.get(data.name, OTHER_EPOCHS)
     config = _run_config(args, data, epochs)
     if sources.sharded_by_file(data, strategy) and args.batch_size % strategy.num_replicas_in_sync:

@@ -2,6 +2,7 @@
 
 from kvae.data.arrays import array_dataset
 from kvae.data.digits import load_digits
+from kvae.data.disk_cache import DiskCache
 from kvae.data.fashion_mnist import load_fashion_mnist, read_idx
 from kvae.data.files import load_array_file
 from kvae.data.image_folder import ImageFolder
@@ -17,6 +18,7 @@ from kvae.data.transforms import ImageDecoding, Standardization, load_transform,
 __all__ = [
     "stream_errors",
     "ArraySource",
+    "DiskCache",
     "ImageDecoding",
     "ImageFolder",
     "Source",

@@ -1,5 +1,6 @@
 """`ImageFolder`: a folder of PNG/JPEG/BMP/GIF files, streamed and decoded per batch."""
 
+import os
 import re
 from pathlib import Path
 
@@ -118,6 +119,20 @@ class ImageFolder(Source):
     def test_dataset(self, batch_size, with_labels=False):
         files = tf.data.Dataset.from_tensor_slices(self._test)
         return self._decode(files, with_labels).batch(batch_size).prefetch(2).with_options(stream_options())
+
+    def fingerprint(self):
+        """The folder and decoding options, and every file's path, size, modification time and label, per split."""
+
+        def files(paths, labels):
+            return [[p, os.stat(p).st_size, os.stat(p).st_mtime_ns, int(y)] for p, y in zip(paths.tolist(), labels)]
+
+        return {"identity": {"source": "ImageFolder", "directory": str(self.directory.resolve()),
+                             "decoding": self.transform.get_config()},
+                "train": files(*self._train), "test": files(*self._test)}
+
+    def ordered_dataset(self, split, batch_size):
+        files = tf.data.Dataset.from_tensor_slices(self._train if split == "train" else self._test)
+        return self._decode(files, with_labels=True).batch(batch_size).prefetch(2)
 
 
 def _list(directory, argument):

@@ -80,6 +80,22 @@ class Source:
         """One pass over the test split, in a fixed order."""
         raise NotImplementedError
 
+    def fingerprint(self):
+        """What the decoded examples depend on, as JSON-able values: `{"identity": ..., ...}`.
+
+        `identity` names the source and its options (the same folder read the
+        same way); the rest says when its files changed (paths, sizes,
+        modification times). `DiskCache` keys its entries by it.
+        """
+        raise ValueError(
+            f"a disk cache needs a file source that can tell when its files change; {type(self).__name__} "
+            "cannot (image folders can): cache it in memory instead (`cached()`, --cache)"
+        )
+
+    def ordered_dataset(self, split, batch_size):
+        """Batches of `(x, class ids)` of `split` ("train" or "test") in its fixed order (for `DiskCache`)."""
+        raise NotImplementedError
+
     def test_arrays(self, limit=None):
         """The first `limit` test examples (all by default) and their labels (or None), as arrays."""
         x, y = [], []
