@@ -66,3 +66,30 @@ def examples(array, argument):
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         raise ValueError(f"`{argument}` must hold finite values, received NaN or Inf")
     return array
+
+
+def no_foreign_files(folder, name):
+    """Raises `FileExistsError` if `folder` exists and holds anything: kvae never clears a folder it did not make.
+
+    `name` is how the message names the folder (e.g. "--backup-dir").
+
+    Example:
+
+    >>> import pathlib, tempfile
+    >>> from kvae import checks
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> checks.no_foreign_files(folder, "--backup-dir")  # empty: fine
+    >>> _ = (folder / "notes.txt").write_text("mine")
+    >>> checks.no_foreign_files(folder, "--backup-dir")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    FileExistsError: --backup-dir '...' holds files kvae did not write ('notes.txt'); kvae never clears a folder it did not create: give an empty or new folder
+    """
+    if not folder.exists():
+        return
+    foreign = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else [folder.name]
+    if foreign:
+        shown = ", ".join(repr(n) for n in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise FileExistsError(
+            f"{name} {str(folder)!r} holds files kvae did not write ({shown}); kvae never clears a "
+            "folder it did not create: give an empty or new folder"
+        )

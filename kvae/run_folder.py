@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 
 from kvae import atomic
+from kvae import checks
 from kvae.data.transforms import load_transform, save_transform
 from kvae.preprocessing import attach
 
@@ -314,14 +315,8 @@ class RunFolder:
                     f"--backup-dir {str(root)!r} holds the backup of another run ({found!r}); "
                     "give each run its own --backup-dir"
                 )
-        elif root.exists():
-            foreign = sorted(p.name for p in root.iterdir()) if root.is_dir() else [root.name]
-            if foreign:
-                shown = ", ".join(repr(n) for n in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-                raise FileExistsError(
-                    f"--backup-dir {str(root)!r} holds files kvae did not write ({shown}); kvae never clears a "
-                    "folder it did not create: give an empty or new folder"
-                )
+        else:
+            checks.no_foreign_files(root, "--backup-dir")
 
     def backup_path(self, backup_root=None, worker=None):
         """This run's backup folder under `backup_root` (default `RUN/backup`); reads nothing, writes nothing.

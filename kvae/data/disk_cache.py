@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from kvae import atomic
+from kvae import checks
 from kvae.data.pipeline import as_written
 from kvae.data.source import Source, binarize_batches, epoch_stream, fixed_length, permutation, shard_of, stream_options
 
@@ -142,14 +143,7 @@ def _rows_reader(path, event_shape):
 def _claim(root, argument):
     if (root / MARKER).is_file():
         return
-    if root.exists():
-        foreign = sorted(p.name for p in root.iterdir()) if root.is_dir() else [root.name]
-        if foreign:
-            shown = ", ".join(repr(n) for n in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise FileExistsError(
-                f"`{argument}` {str(root)!r} holds files kvae did not write ({shown}); kvae never clears a folder "
-                "it did not create: give an empty or new folder for the disk cache"
-            )
+    checks.no_foreign_files(root, f"`{argument}`")
     root.mkdir(parents=True, exist_ok=True)
     atomic.write_text(root / MARKER, json.dumps({"format": FORMAT}) + "\n")
 
