@@ -1,6 +1,7 @@
 """Where a kvae training step spends its time: a `tf.profiler` trace reduced to an op breakdown.
 
-`profile_fit(steps)` traces `steps` training steps of the benchmark model's default `fit` and
+`profile_fit(steps)` traces `steps` training steps of the benchmark model's default `fit` (the fused
+Adam, or Keras' with `fused_adam=False`) and
 reads the trace (`.xplane.pb`) back: the time of every TensorFlow op, grouped into matmuls
 (forward and gradient), the optimizer, the likelihood, the rest, per training step. Op times are
 summed over TensorFlow's inter-op threads, so on 2 cores they may add up to twice the wall time.
@@ -13,13 +14,13 @@ import tempfile
 import time
 
 
-def profile_fit(x, steps=96, steps_per_execution="auto"):
+def profile_fit(x, steps=96, steps_per_execution="auto", fused_adam=True):
     import tensorflow as tf
 
     import kvae
     from bench.references import build_kvae
 
-    vae = build_kvae(x, seed=0, steps_per_execution=steps_per_execution)
+    vae = build_kvae(x, seed=0, steps_per_execution=steps_per_execution, fused_adam=fused_adam)
     train = kvae.data.make_dataset(x, 128, shuffle=True, seed=0)
     vae.fit(train.take(steps), epochs=1, verbose=0, shuffle=False)  # trace the functions outside the profile
     with tempfile.TemporaryDirectory() as logdir:
@@ -34,6 +35,7 @@ def profile_fit(x, steps=96, steps_per_execution="auto"):
     return {
         "steps": steps,
         "steps_per_execution": vae.steps_per_execution,
+        "optimizer": type(vae.optimizer).__module__ + "." + type(vae.optimizer).__name__,
         "wall_ms_per_step_while_profiling": seconds / steps * 1e3,
         "op_us_per_step": dict(sorted(per_step.items(), key=lambda kv: -kv[1])),
         "top_ops_us_per_step": {k: v / steps for k, v in ops["by_op"].most_common(12)},

@@ -14,7 +14,9 @@ Rounds alternate the rows (rotated, so none always goes first). Reported per row
 the median whole-fit examples/s, the steady epoch (the fastest epoch after the first, for 3 and 10
 epochs), the seconds to the first training call's end (kvae: its first `steps_per_execution` steps;
 PyTorch: its first step), the fit's overhead (the whole fit minus its epochs at the steady speed)
-and test −ELBO; and each kvae row's ratio to `pytorch fp32` and `pytorch bf16`.
+and test −ELBO; and each kvae row's ratio to `pytorch fp32` and `pytorch bf16`. Then a `tf.profiler`
+trace of 96 steps with each optimizer (bench/op_profile.py): ops per step and the step's op time in
+matmuls, the optimizer, the other (element-wise) forward and backward work, metrics and input.
 
 Usage:
     python -m bench.whole_fit [--epochs 1 3 10] [--rounds 2] [--quick]
@@ -93,6 +95,10 @@ def main(argv=None):
                       f"first call {result['first_step_seconds']:.2f} s, test -ELBO {result['test_neg_elbo']:.2f}",
                       flush=True)
 
+    # Where a step's time goes, with each optimizer: what the fused default bought, op by op.
+    profiles = {name: run_job("profile", {**data, "steps": 32 if args.quick else 96, "fused_adam": fused},
+                              in_process=args.quick)
+                for name, fused in (("kvae defaults", True), ("kvae keras Adam", False))}
     summary = {str(epochs): {name: summarise(results, examples, epochs) for name, results in by_row.items()}
                for epochs, by_row in runs.items()}
     for by_row in summary.values():
@@ -103,12 +109,14 @@ def main(argv=None):
                         if key in row:
                             row[f"{key}_vs_{ref}"] = row[key] / by_row[ref][key]
     _print_table(summary)
+    _print_profiles(profiles)
     return write_json(args.out, {
         "command": "python -m bench.whole_fit " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),
         "setup": {"model": "784-400-20 MLP, ReLU, Bernoulli", "batch_size": 128, "examples": examples,
                   "epochs": args.epochs, "rounds": args.rounds, "input": "fit(x_numpy, batch_size=128)"},
         "summary": summary,
+        "profiles": profiles,
         "runs": {str(e): r for e, r in runs.items()},
     })
 
@@ -135,6 +143,18 @@ def readme_table(saved):
                 f"{ratio(row, 'steady_epoch_samples_per_s', 'pytorch bf16')} | "
                 f"{row['first_step_seconds']:.2f} | {row['test_neg_elbo']:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def _print_profiles(profiles):
+    groups = sorted({g for p in profiles.values() for g in p["op_us_per_step"]})
+    print(f"\nper training step (a tf.profiler trace; op time summed over TensorFlow's threads):")
+    print(f"{'':<22}" + "".join(f"{name:>18}" for name in profiles))
+    print(f"{'ops per step':<22}" + "".join(f"{p['ops_per_step']:>18.0f}" for p in profiles.values()))
+    for group in groups:
+        print(f"{group + ' µs':<22}" + "".join(f"{p['op_us_per_step'].get(group, 0):>18.0f}" for p in profiles.values()))
+    print(f"{'tf.data µs':<22}" + "".join(f"{p['tf_data_us_per_step']:>18.0f}" for p in profiles.values()))
+    print(f"{'wall ms (profiling)':<22}" + "".join(f"{p['wall_ms_per_step_while_profiling']:>18.2f}"
+                                                  for p in profiles.values()))
 
 
 def _print_table(summary):

@@ -225,10 +225,13 @@ def scaling(args):
 
 def profile(args):
     """An op-level breakdown of kvae's default training step (see bench/op_profile.py)."""
+    import keras
+
     from bench.op_profile import profile_fit
 
+    keras.config.set_dtype_policy("float32")  # in --quick's one process, a bfloat16 row may have run before
     x_train, _ = _fashion(args)
-    return profile_fit(x_train, steps=args.get("steps", 96))
+    return profile_fit(x_train, steps=args.get("steps", 96), fused_adam=args.get("fused_adam", True))
 
 
 JOBS = {
