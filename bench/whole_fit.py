@@ -147,7 +147,7 @@ def readme_table(saved):
 
 def _print_profiles(profiles):
     groups = sorted({g for p in profiles.values() for g in p["op_us_per_step"]})
-    print(f"\nper training step (a tf.profiler trace; op time summed over TensorFlow's threads):")
+    print("\nper training step (a tf.profiler trace; op time summed over TensorFlow's threads):")
     print(f"{'':<22}" + "".join(f"{name:>18}" for name in profiles))
     print(f"{'ops per step':<22}" + "".join(f"{p['ops_per_step']:>18.0f}" for p in profiles.values()))
     for group in groups:
