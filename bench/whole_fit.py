@@ -131,8 +131,10 @@ def readme_table(saved):
         value = row.get(f"{key}_vs_{ref}")
         return "" if value is None else f"{value:.2f}×"
 
-    for epochs, by_row in saved["summary"].items():
-        for name, row in by_row.items():
+    for epochs in sorted(saved["summary"], key=int):  # the JSON's keys are sorted as text
+        by_row = saved["summary"][epochs]
+        for name in [n for n in ROWS if n in by_row]:
+            row = by_row[name]
             steady = row.get("steady_epoch_samples_per_s")
             lines.append(
                 f"| {name} | {epochs} | {row['whole_fit_samples_per_s']:,.0f} | "
