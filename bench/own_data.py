@@ -20,8 +20,8 @@ does) in a fresh process per run, alternating the contenders in each round:
 
 Two more rows explain the numbers: `in-memory, 60,000` (Fashion-MNIST's own
 training split: 469 steps per epoch where 54,000 examples make 422; both run
-32 steps per call and an epoch's remainder one by one, so they should train
-equally fast), and the streamed folder's pipeline alone (`folder, no training`:
+32 steps per call and an epoch's remainder as one shorter call, so they should
+train equally fast), and the streamed folder's pipeline alone (`folder, no training`:
 reading and decoding every file, with nothing else on the cores), the
 ceiling a streamed folder can feed training at on this machine.
 
@@ -140,6 +140,24 @@ def _run(name, work, size, epochs, batch_size):
     if result.returncode:
         raise SystemExit(f"{name} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def readme_table(saved):
+    """The README's table, rendered from the JSON (a test checks the README holds it)."""
+    memory = saved["peak_rss_by_size_mib"]
+    lines = ["| pipeline | examples/s | vs in-memory | opening (s) | peak RSS, 15k / 60k images |",
+             "| --- | --- | --- | --- | --- |"]
+    for row in saved["rows"]:
+        name = row["pipeline"]
+        rss = f"{memory[name]['15000']:,.0f} / {memory[name]['60000']:,.0f} MiB" if name in memory else ""
+        label = {"in-memory": "in-memory arrays, 54,000 examples", FULL_SPLIT: "in-memory arrays, all 60,000",
+                 PIPELINE_ALONE: "the folder's reading and decoding alone, no training"}.get(name, name)
+        cells = [label, f"{row['examples_per_s']:,.0f}", f"{row['ratio_to_in_memory']:.2f}×",
+                 "" if name == PIPELINE_ALONE else f"{row['open_seconds']:.1f}", rss]
+        if name in (FULL_SPLIT, PIPELINE_ALONE):  # rows that explain the others, set apart
+            cells = [f"*{c}*" if c else c for c in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):

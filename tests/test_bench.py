@@ -219,3 +219,12 @@ def test_the_readme_shows_the_whole_fit_bench_as_its_json_says():
     module = load_script("bench/whole_fit.py")
     saved = json.loads((root / "bench" / "results" / "whole_fit.json").read_text())
     assert module.readme_table(saved) in (root / "README.md").read_text()
+
+
+def test_the_readme_shows_the_own_data_bench_as_its_json_says():
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    module = load_script("bench/own_data.py")
+    saved = json.loads((root / "bench" / "results" / "own_data.json").read_text())
+    assert module.readme_table(saved) in (root / "README.md").read_text()

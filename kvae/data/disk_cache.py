@@ -21,13 +21,13 @@ MARKER = ".kvae-cache"  # marks a folder as kvae's cache: the only kind it delet
 class DiskCache(Source):
     """`source`'s examples decoded once into `directory`, and every epoch read from there.
 
-    A folder of PNGs spends most of an epoch decoding (0.49× the in-memory
-    speed on 2 cores); `cached()` removes that but needs the decoded data in
-    memory. A disk cache keeps them in one file of float32 rows per split,
-    and each batch is one read of its rows: the same batches as `source`'s
-    own stream (the same epoch-keyed order, sharding, fixed epoch length and
-    binarisation: tested equal), at close to in-memory speed, holding only
-    a few batches in memory.
+    A folder of PNGs spends most of an epoch decoding (`bench/own_data.py`
+    measures it against in-memory arrays); `cached()` removes that but needs
+    the decoded data in memory. A disk cache keeps them in one file of
+    float32 rows per split, and each batch is one read of its rows: the same
+    batches as `source`'s own stream (the same epoch-keyed order, sharding,
+    fixed epoch length and binarisation: tested equal), without decoding,
+    holding only a few batches in memory.
 
     An entry is keyed by the source's fingerprint (`Source.fingerprint`:
     for an image folder, every file's path, size, modification time, split
