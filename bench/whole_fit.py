@@ -68,14 +68,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, nargs="+", default=[1, 3, 10])
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="CI smoke budget: 2,048 examples, every job here")
+    parser.add_argument("--quick", action="store_true", help="CI smoke budget: 1,024 examples, every job here")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "whole_fit.json"))
     args = parser.parse_args(argv)
     data = {"data_dir": args.data_dir}
     if args.quick:
         args.epochs, args.rounds = [1, 2], 1
-        data.update(train_examples=2048, test_examples=512)
+        data.update(train_examples=1024, test_examples=256)
     examples = data.get("train_examples") or 60000
     rows = dict(ROWS)
     if not _have_torch():
@@ -96,7 +96,7 @@ def main(argv=None):
                       flush=True)
 
     # Where a step's time goes, with each optimizer: what the fused default bought, op by op.
-    profiles = {name: run_job("profile", {**data, "steps": 32 if args.quick else 96, "fused_adam": fused},
+    profiles = {name: run_job("profile", {**data, "steps": 8 if args.quick else 96, "fused_adam": fused},
                               in_process=args.quick)
                 for name, fused in (("kvae defaults", True), ("kvae keras Adam", False))}
     summary = {str(epochs): {name: summarise(results, examples, epochs) for name, results in by_row.items()}

@@ -59,12 +59,15 @@ def auto_steps_per_execution(model, *epoch_steps, callbacks=None, limit=AUTO_STE
     10
     >>> kvae.execution.auto_steps_per_execution(vae, train_steps=422)  # 13 calls of 32, then one of 6
     32
+    >>> kvae.execution.auto_steps_per_execution(vae, train_steps=4)  # an epoch shorter than 32 steps
+    4
     """
     if model.run_eagerly or keras_internals.strategy_built_under(model) is not None or tf.distribute.has_strategy():
         return 1
     if any(needs_every_batch(callback) for callback in _flatten(callbacks)):
         return 1
-    return divisor_at_most(limit, *epoch_steps)
+    count = divisor_at_most(limit, *epoch_steps)
+    return min(count, int(train_steps)) if train_steps else count  # a shorter epoch: one call of all of it
 
 
 def divisor_at_most(limit, *epoch_steps):

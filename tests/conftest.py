@@ -6,8 +6,9 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The suite compiles ~50 small train steps with XLA to show they compile and train; LLVM's
-# optimisation passes are a second of each compile and change no step's meaning.
-os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+# optimisation passes (and its expensive ones, 10-25% of the rest) are a second of each compile and
+# change no step's meaning.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -24,7 +24,7 @@ class DiskCache(Source):
     A folder of PNGs spends most of an epoch decoding (`bench/own_data.py`
     measures it against in-memory arrays); `cached()` removes that but needs
     the decoded data in memory. A disk cache keeps them in one file of
-    float32 rows per split, and each batch is one read of its rows: the same
+    float32 rows per split, and each batch is one gather of its rows: the same
     batches as `source`'s own stream (the same epoch-keyed order, sharding,
     fixed epoch length and binarisation: tested equal), without decoding,
     holding only a few batches in memory.
@@ -123,19 +123,19 @@ class DiskCache(Source):
 
 
 def _rows_reader(path, event_shape):
-    """`read(indices)`: those rows of a file of float32 rows, one `pread` each (no mapping: RSS stays a batch)."""
+    """`read(indices)`: those rows of a file of float32 rows, gathered by NumPy from a map of the file.
+
+    The file is mapped for one batch and unmapped after it, so only that
+    batch's pages are ever resident: peak RSS does not grow with the data.
+    """
     path, shape = str(path), tuple(event_shape)
-    row = int(np.prod(shape))
 
     def read(indices):
-        out = np.empty((len(indices), row), np.float32)
-        fd = os.open(path, os.O_RDONLY)
+        rows = np.memmap(path, np.float32, mode="r").reshape(-1, *shape)
         try:
-            for j in np.argsort(indices, kind="stable"):  # in file order: the disk reads ahead
-                os.preadv(fd, [out[j]], int(indices[j]) * row * 4)
+            return np.array(rows[indices])  # a copy: nothing refers to the map once it is closed
         finally:
-            os.close(fd)
-        return out.reshape((len(indices), *shape))
+            del rows  # closes the map
 
     return read
 
