@@ -26,6 +26,7 @@ LONGEST_FIRST = (
     "tests/test_run_folder.py::test_a_run_killed_at_every_commit_point",
     "tests/test_hierarchy.py::test_a_residual_conv_ladder_vae_passes_the_model_harness",
     "tests/test_bench.py::test_performance_bench_runs_end_to_end",
+    "tests/test_bench.py::test_whole_fit_bench_times_each_row",
     "tests/test_own_data.py::test_two_workers_train_on_their_own_tfrecord_shards",
     "tests/test_cli_front_end.py::test_a_command_shows_no_tensorflow_log_lines",
     "tests/test_readme.py::test_your_own_data_commands_run",
@@ -149,3 +150,13 @@ def autograph_conversions(monkeypatch):
 
     monkeypatch.setattr(api._TRANSPILER, "transform", recording)
     return converted
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    # KVAE_TEST_TIMELINE=FILE appends "end time, worker, test" per test: where a run's wall time goes.
+    path = os.environ.get("KVAE_TEST_TIMELINE")
+    if path:
+        import time
+
+        with open(path, "a") as f:
+            f.write(f"{time.time():.3f}\t{os.environ.get('PYTEST_XDIST_WORKER', 'main')}\t{nodeid}\n")
