@@ -61,8 +61,8 @@ def train_kvae(args):
 def whole_fit(args):
     """One whole `fit` on NumPy arrays, timed from building the model: the path and the clock users have.
 
-    `impl`: "kvae" (`build_vae` + `compile(optimizer)` + `fit(x, batch_size=128)`; `optimizer`
-    "default" is `compile()`'s, "keras" an explicit `keras.optimizers.Adam(1e-3)`; `dtype_policy`) or
+    `impl`: "kvae" (`build_kvae` + `fit(x, batch_size=128)`; `optimizer` "default" is the fused
+    Adam `compile()` gives, "keras" an explicit `keras.optimizers.Adam(1e-3)`; `dtype_policy`) or
     "pytorch" (bench/references.py's fast form; `bfloat16` for autocast). Returns the fit's seconds,
     each epoch's, and the seconds to the end of the first training call (kvae: its first
     `steps_per_execution` steps; PyTorch: its first step).
@@ -75,27 +75,24 @@ def whole_fit(args):
                                          bfloat16=args.get("bfloat16", False))
     import keras
 
-    import kvae
-    from bench.references import HIDDEN, LATENT, _EpochTimer
+    from bench.references import _EpochTimer, build_kvae
 
     keras.config.set_dtype_policy(args.get("dtype_policy", "float32"))
 
     class FirstCall(_EpochTimer):
         needs_every_batch = False  # Keras calls it once per call of `steps_per_execution` steps
 
+        def __init__(self):
+            super().__init__()
+            self.first_call = None
+
         def on_train_batch_end(self, batch, logs=None):
             if self.first_call is None:
                 self.first_call = time.perf_counter() - begin
 
     begin = time.perf_counter()
-    keras.utils.set_random_seed(args["seed"])
-    vae = kvae.build_vae(x_train.shape[1:], LATENT, hidden_units=(HIDDEN,), likelihood="bernoulli", seed=args["seed"])
-    if args.get("optimizer", "default") == "keras":
-        vae.compile(optimizer=keras.optimizers.Adam(1e-3))
-    else:
-        vae.compile()
+    vae = build_kvae(x_train, args["seed"], fused_adam=args.get("optimizer", "default") != "keras")
     timer = FirstCall()
-    timer.first_call = None
     vae.fit(x_train, batch_size=128, epochs=args["epochs"], verbose=0, callbacks=[timer])
     fit_seconds = time.perf_counter() - begin
     test = vae.evaluate(x_test, batch_size=500, return_dict=True, verbose=0)

@@ -17,8 +17,23 @@ def written_name(name):
     >>> atomic.written_name(".tmp-4242-history.csv"), atomic.written_name("history.csv")
     ('history.csv', None)
     """
-    match = re.fullmatch(rf"{re.escape(TEMPORARY)}\d+-(.+)", name)
-    return match.group(1) if match else None
+    match = _temporary(name)
+    return match.group(2) if match else None
+
+
+def writer_pid(name):
+    """The id of the process writing the `replacing` temporary `name`, or None when `name` is not one.
+
+    >>> from kvae import atomic
+    >>> atomic.writer_pid(".tmp-4242-history.csv"), atomic.writer_pid(".tmp-mine")
+    (4242, None)
+    """
+    match = _temporary(name)
+    return int(match.group(1)) if match else None
+
+
+def _temporary(name):
+    return re.fullmatch(rf"{re.escape(TEMPORARY)}(\d+)-(.+)", name)
 
 
 @contextlib.contextmanager

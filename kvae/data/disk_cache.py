@@ -149,32 +149,27 @@ def _claim(root, argument):
 
 
 def _build(source, path, identity):
-    tmp = path.with_name(f"{atomic.TEMPORARY}{os.getpid()}-{path.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     try:
-        counts = {}
-        for split in ("train", "test"):
-            labels, n = [], 0
-            with open(tmp / f"{split}.f32", "wb") as f:
-                for x, y in source.ordered_dataset(split, 256):
-                    f.write(np.ascontiguousarray(x.numpy(), np.float32).tobytes())
-                    labels.append(y.numpy().astype(np.int64))
-                    n += len(labels[-1])
-            np.save(tmp / f"{split}_labels.npy", np.concatenate(labels) if labels else np.zeros(0, np.int64))
-            counts[split] = n
-        meta = {"format": FORMAT, "identity": identity, "event_shape": list(source.event_shape),
-                "num_train": counts["train"], "num_test": counts["test"]}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")  # last: marks it whole
-        try:
-            os.rename(tmp, path)
-        except OSError:
-            if not (path / "meta.json").is_file():
-                raise
-            shutil.rmtree(tmp)  # another process built the same entry first: the same bytes
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic.replacing(path) as tmp:
+            shutil.rmtree(tmp, ignore_errors=True)  # this pid's own, from a process killed before
+            tmp.mkdir()
+            counts = {}
+            for split in ("train", "test"):
+                labels, n = [], 0
+                with open(tmp / f"{split}.f32", "wb") as f:
+                    for x, y in source.ordered_dataset(split, 256):
+                        f.write(np.ascontiguousarray(x.numpy(), np.float32).tobytes())
+                        labels.append(y.numpy().astype(np.int64))
+                        n += len(labels[-1])
+                np.save(tmp / f"{split}_labels.npy", np.concatenate(labels) if labels else np.zeros(0, np.int64))
+                counts[split] = n
+            meta = {"format": FORMAT, "identity": identity, "event_shape": list(source.event_shape),
+                    "num_train": counts["train"], "num_test": counts["test"]}
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")  # last: marks it whole
+    except OSError:
+        # A folder cannot be renamed onto another process's finished entry (the same bytes): use that one.
+        if not (path / "meta.json").is_file():
+            raise
 
 
 def _tidy(root, keep, identity):
@@ -182,9 +177,8 @@ def _tidy(root, keep, identity):
     for entry in root.iterdir():
         if entry == keep or not entry.is_dir():
             continue
-        written = atomic.written_name(entry.name)
-        if written is not None:
-            pid = int(entry.name[len(atomic.TEMPORARY):].split("-", 1)[0])
+        pid = atomic.writer_pid(entry.name)
+        if pid is not None:
             if not _alive(pid):
                 shutil.rmtree(entry, ignore_errors=True)
             continue
@@ -204,7 +198,7 @@ def _alive(pid):
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # another user's process
     return True
 
 

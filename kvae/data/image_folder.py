@@ -124,7 +124,8 @@ class ImageFolder(Source):
         """The folder and decoding options, and every file's path, size, modification time and label, per split."""
 
         def files(paths, labels):
-            return [[p, os.stat(p).st_size, os.stat(p).st_mtime_ns, int(y)] for p, y in zip(paths.tolist(), labels)]
+            stats = [os.stat(p) for p in paths.tolist()]
+            return [[p, s.st_size, s.st_mtime_ns, int(y)] for p, s, y in zip(paths.tolist(), stats, labels)]
 
         return {"identity": {"source": "ImageFolder", "directory": str(self.directory.resolve()),
                              "decoding": self.transform.get_config()},
