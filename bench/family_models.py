@@ -34,7 +34,7 @@ def fashion(args, labels=False):
 
 
 def train_kvae(args):
-    """kvae: `build_vae(..., prior=, objective=)` + `compile` + `fit(make_dataset)`, as the README shows."""
+    """kvae: `build_vae(..., prior=, objective=)` + `compile()` + `fit(make_dataset)`, as the README shows."""
     import keras
 
     import kvae
@@ -49,11 +49,14 @@ def train_kvae(args):
     objective = kvae.objectives.IWAE(args["k"]) if args["objective"] == "iwae" else "elbo"
     posterior = args.get("posterior", "normal")
     if posterior == "iaf":  # pythae's VAE_IAF defaults: 2 MADEs of 3 × 128 hidden units
-        posterior = kvae.posteriors.IAF(args["iaf_steps"], hidden_units=(args["made_hidden"],) * args["made_layers"])
+        extra = {k: args[k] for k in ("context_units", "update") if k in args}  # kvae's defaults unless asked
+        posterior = kvae.posteriors.IAF(args["iaf_steps"], hidden_units=(args["made_hidden"],) * args["made_layers"],
+                                        **extra)
     vae = kvae.build_vae(x_train.shape[1:], LATENT, hidden_units=(HIDDEN,), seed=args["seed"],
                          prior=prior() if callable(prior) else prior, posterior=posterior, objective=objective,
                          num_classes=10 if conditional else None)
-    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    # `compile()`'s default optimizer is the fused `kvae.optimizers.Adam` at 1e-3; "keras" keeps Keras' own.
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3) if args.get("optimizer") == "keras" else "adam")
     timer = _EpochTimer()
     train = kvae.data.make_dataset(x_train, 128, shuffle=True, seed=args["seed"], y=y_train if conditional else None)
     vae.fit(train, epochs=args["epochs"], verbose=0, shuffle=False, callbacks=[timer])
@@ -61,7 +64,8 @@ def train_kvae(args):
     scores = kvae.evaluation.evaluate(vae, x_test, iw_samples=args["iw_samples"], batch_size=500, seed=0,
                                       per_example=True, condition=y_test if conditional else None)
     np.savez(args["per_example"], **scores.pop("per_example"))
-    result = {"epoch_seconds": timer.seconds, "eval_seconds": time.perf_counter() - start, **scores}
+    result = {"epoch_seconds": timer.seconds, "eval_seconds": time.perf_counter() - start, **scores,
+              "posterior": vae.parts["posterior"].summary(), "optimizer": f"{type(vae.optimizer).__module__}.{type(vae.optimizer).__name__}"}
     if conditional:
         result["generated_class_accuracy"] = _generated_class_accuracy(vae, x_train, y_train, x_test, y_test, args)
     return result

@@ -142,8 +142,10 @@ def _hierarchical(input_shape, sizes, architecture, hidden_units, filters, likel
         conv.check_image_shape(input_shape)
         latent_dims = conv_ladder.latent_dims(input_shape, sizes)
         if tuple(posterior.params_sizes(sum(latent_dims))) != (sum(latent_dims),) * 2:
-            raise ValueError(f"a conv hierarchy is built with the \"ladder\" or the \"normal\" posterior, received "
-                             f"the {type(posterior).__name__} posterior")
+            raise ValueError(f"a conv hierarchy's encoder emits a location and a scale per latent dimension, so it "
+                             f"takes the \"ladder\" or \"normal\" posterior (or an IAF with context_units=0), "
+                             f"received the {type(posterior).__name__} posterior, whose parameters are "
+                             f"{tuple(posterior.params_sizes(sum(latent_dims)))}")
         defaults = {"latent_dims": latent_dims, "networks": conv_ladder.conv_top_down(input_shape, sizes, filters,
                                                                                       dtype=dtype)}
         encoder = conv_ladder.conv_ladder_encoder(input_shape, sizes, filters, dtype=dtype, condition_shape=c_shape)

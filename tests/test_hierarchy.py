@@ -207,5 +207,19 @@ def test_a_top_down_prior_takes_any_posterior_with_an_encoder_for_its_parameters
     forward = vae.forward(kvae.testing.data((6,), n=4))
     reconstruction, kl, _ = forward.elbo_terms(forward.noise())
     assert kl.shape == (4, 1) and np.all(np.isfinite(reconstruction))  # log q − log p at the sample: no per-layer KL
-    with pytest.raises(ValueError, match=r"a conv hierarchy is built with the \"ladder\" or the \"normal\" posterior"):
-        kvae.build_vae((4, 4, 1), latent_dim=(2, 2), architecture="conv", filters=(4, 4), posterior=posterior)
+    # The conv hierarchy's encoder gives maps of (location, scale): posteriors needing more are refused.
+    needs_more = kvae.posteriors.IAF(context_units=4) if posterior == "iaf" else posterior
+    with pytest.raises(ValueError, match=r"a conv hierarchy's encoder emits a location and a scale per latent "
+                                         r"dimension, so it takes the \"ladder\" or \"normal\" posterior "
+                                         r"\(or an IAF with context_units=0\), received the (IAF|FullNormal) "
+                                         r"posterior, whose parameters are \((10, 10, 4|10, 55)\)"):
+        kvae.build_vae((4, 4, 1), latent_dim=(2, 2), architecture="conv", filters=(4, 4), posterior=needs_more)
+
+
+def test_a_conv_hierarchy_takes_an_iaf_without_context_over_its_flattened_latents():
+    vae = kvae.build_vae((4, 4, 1), latent_dim=(2, 2), architecture="conv", filters=(4, 4), posterior="iaf", seed=0)
+    x = kvae.testing.data((4, 4, 1), n=16)
+    vae.compile(jit_compile=True)
+    history = vae.fit(x, batch_size=8, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0]) and vae.parts["posterior"].steps[0].dim == vae.latent_dim
+    assert np.all(np.isfinite(vae.log_likelihood(x, num_samples=4)))

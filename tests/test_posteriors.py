@@ -62,10 +62,10 @@ def test_full_covariance_samples_have_the_covariance_and_their_log_density():
     np.testing.assert_allclose(log_q.numpy()[:5, 0], expected, rtol=1e-4)
 
 
-def _trained_looking_iaf(latent_dim=4, context_units=3, seed=0):
+def _trained_looking_iaf(latent_dim=4, context_units=3, seed=0, update="gated"):
     # Random (not zero-initialised) weights, so that the flow is far from the identity.
     keras.utils.set_random_seed(seed)
-    iaf = kvae.posteriors.IAF(num_steps=2, hidden_units=(16, 16), context_units=context_units)
+    iaf = kvae.posteriors.IAF(num_steps=2, hidden_units=(16, 16), context_units=context_units, update=update)
     iaf.build((None, latent_dim))
     rng = np.random.default_rng(seed)
     for weight in iaf.weights:
@@ -99,12 +99,16 @@ def test_made_output_i_depends_on_inputs_before_i_only():
                 assert np.any(row[:i] != 0), (p, i, row)  # ... and does see the earlier ones
 
 
-def test_iaf_flow_is_autoregressive_within_a_step():
-    iaf = _trained_looking_iaf(latent_dim=4)
+UPDATES = pytest.mark.parametrize("update", iaf_lib.UPDATES)
+
+
+@UPDATES
+def test_iaf_flow_is_autoregressive_within_a_step(update):
+    iaf = _trained_looking_iaf(latent_dim=4, update=update)
     z0 = tf.constant(np.random.default_rng(6).normal(size=(1, 4)).astype("float32"))
     context = tf.constant(np.ones((1, 3), "float32"))
     one_step = tfp.bijectors.Invert(
-        tfp.bijectors.MaskedAutoregressiveFlow(bijector_fn=iaf_lib._gated_update(iaf.steps[0], context))
+        tfp.bijectors.MaskedAutoregressiveFlow(bijector_fn=iaf_lib._bijector_fn(iaf.steps[0], context, update))
     )
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(z0)
@@ -114,8 +118,9 @@ def test_iaf_flow_is_autoregressive_within_a_step():
     assert np.all(np.triu(jacobian, k=1) == 0)  # z1_i depends on z0_<=i only: triangular
 
 
-def test_iaf_log_det_against_a_finite_difference_jacobian():
-    iaf = _trained_looking_iaf(latent_dim=4)
+@UPDATES
+def test_iaf_log_det_against_a_finite_difference_jacobian(update):
+    iaf = _trained_looking_iaf(latent_dim=4, update=update)
     rng = np.random.default_rng(4)
     context = tf.constant(rng.normal(size=(1, 3)).astype("float64").astype("float32"))
     flow = iaf.flow(context)
@@ -133,8 +138,9 @@ def test_iaf_log_det_against_a_finite_difference_jacobian():
     assert abs(log_det) > 0.1  # a flow far from volume-preserving: the check has teeth
 
 
-def test_iaf_log_density_of_its_samples_matches_the_inverted_flow():
-    iaf = _trained_looking_iaf()
+@UPDATES
+def test_iaf_log_density_of_its_samples_matches_the_inverted_flow(update):
+    iaf = _trained_looking_iaf(update=update)
     rng = np.random.default_rng(5)
     q = iaf.distribution(rng.normal(size=(3, 4 + 4 + 3)).astype("float32"))
     z, log_q = iaf.sample_given_noise(q, rng.normal(size=(2, 3, 4)).astype("float32"))
@@ -143,11 +149,19 @@ def test_iaf_log_density_of_its_samples_matches_the_inverted_flow():
     np.testing.assert_allclose(iaf.location(q).numpy(), iaf.sample_given_noise(q, np.zeros((3, 4), "float32"))[0])
 
 
-@pytest.mark.parametrize("name", ["normal", "full", "iaf"])
+@pytest.mark.parametrize("name", ["normal", "full", "iaf", "iaf-affine"])
 def test_posterior_config_round_trip(name):
-    posterior = kvae.posteriors.get(name)
+    posterior = kvae.posteriors.IAF(update="affine") if name == "iaf-affine" else kvae.posteriors.get(name)
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(posterior))
     assert type(restored) is type(posterior) and restored.get_config() == posterior.get_config()
+
+
+def test_an_iaf_saved_before_the_update_option_loads_with_the_gated_step_it_was_trained_with():
+    assert kvae.posteriors.IAF().update == "affine"
+    old = keras.saving.serialize_keras_object(kvae.posteriors.IAF(context_units=32, update="gated"))
+    del old["config"]["update"]
+    restored = keras.saving.deserialize_keras_object(old)
+    assert restored.update == "gated" and restored.context_units == 32
 
 
 def test_bad_iaf_arguments_name_the_argument():
@@ -157,3 +171,5 @@ def test_bad_iaf_arguments_name_the_argument():
         kvae.posteriors.IAF(hidden_units=0)
     with pytest.raises(ValueError, match="`context_units` must be an int >= 0, received: -1"):
         kvae.posteriors.IAF(context_units=-1)
+    with pytest.raises(ValueError, match="`update` must be one of \\('gated', 'affine'\\), received: 'exp'"):
+        kvae.posteriors.IAF(update="exp")
