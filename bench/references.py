@@ -18,20 +18,27 @@ import time
 
 
 HIDDEN, LATENT, PIXELS = 400, 20, 784
+CONV_HIDDEN = 256
 
 
-def build_kvae(x, seed, likelihood="bernoulli", fused_adam=False, steps_per_execution="auto", dtype=None):
-    """kvae's side of every comparison: the same MLP, built and compiled as the README shows."""
+def build_kvae(x, seed, likelihood="bernoulli", fused_adam=False, steps_per_execution="auto", dtype=None,
+               architecture="mlp", jit_compile="auto"):
+    """kvae's side of every comparison: the same network, built and compiled as the README shows.
+
+    `architecture="mlp"` is the 784-400-20 MLP; `"conv"` is `build_vae`'s conv VAE with the
+    Fashion-MNIST example's Dense 256 (`train_pytorch_conv` is its PyTorch twin).
+    """
     import keras
 
     import kvae
 
     keras.utils.set_random_seed(seed)
-    vae = kvae.build_vae(x.shape[1:], LATENT, hidden_units=(HIDDEN,), likelihood=likelihood, seed=seed,
-                         dtype=dtype)
+    hidden = (CONV_HIDDEN,) if architecture == "conv" else (HIDDEN,)
+    vae = kvae.build_vae(x.shape[1:], LATENT, architecture=architecture, hidden_units=hidden,
+                         likelihood=likelihood, seed=seed, dtype=dtype)
     # "adam" is `compile()`'s default: the fused `kvae.optimizers.Adam`, learning rate 1e-3.
     optimizer = "adam" if fused_adam else keras.optimizers.Adam(1e-3)
-    vae.compile(optimizer=optimizer, steps_per_execution=steps_per_execution)
+    vae.compile(optimizer=optimizer, steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     return vae
 
 
@@ -78,20 +85,84 @@ def train_pytorch(x_train, x_test, seed, epochs, batch_size=128, fast=False, bfl
         return contextlib.nullcontext()
 
     model = VAE()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     train = torch.from_numpy(x_train.reshape(len(x_train), PIXELS))
     test = torch.from_numpy(x_test.reshape(len(x_test), PIXELS))
+    return _torch_fit(model, loss_function, train, test, seed, epochs, batch_size, autocast, begin)
+
+
+def train_pytorch_conv(x_train, x_test, seed, epochs, batch_size=128, channels_last=False, bfloat16=False):
+    """kvae's conv VAE (`architecture="conv"`, filters (32, 64), Dense 256, z 20) written in PyTorch.
+
+    Encoder: two 3×3 stride-2 convolutions (32, 64; ReLU) to 7×7, Dense 256 (ReLU), Dense 2·20;
+    decoder: Dense 256, Dense 7·7·64 (ReLU), two 3×3 stride-2 transposed convolutions (64, 32; ReLU),
+    a 3×3 convolution to the logits; `binary_cross_entropy_with_logits`, Adam 1e-3. `channels_last`
+    puts the model and the batches in PyTorch's NHWC memory format (the default is NCHW);
+    `bfloat16` runs the forward pass under `torch.autocast`. Timed like `train_pytorch`.
+    """
+    import contextlib
+
+    begin = time.perf_counter()
+
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(os.cpu_count() or 1)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+    class ConvVAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(
+                nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2, padding=1),
+                nn.ReLU(), nn.Flatten(), nn.Linear(64 * 7 * 7, 256), nn.ReLU(), nn.Linear(256, 2 * LATENT))
+            self.decoder = nn.Sequential(
+                nn.Linear(LATENT, CONV_HIDDEN), nn.ReLU(), nn.Linear(CONV_HIDDEN, 64 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
+                nn.ConvTranspose2d(64, 64, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+                nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+                nn.Conv2d(32, 1, 3, padding=1))
+
+        def forward(self, x):
+            mu, logvar = self.encoder(x).chunk(2, dim=-1)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            return self.decoder(z), mu, logvar
+
+    def loss_function(logits, x, mu, logvar):
+        logits, mu, logvar = logits.float(), mu.float(), logvar.float()
+        bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+        return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16) if bfloat16 else contextlib.nullcontext()
+
+    model = ConvVAE().to(memory_format=fmt)
+    to_nchw = lambda x: torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=fmt)  # noqa: E731
+    train, test = to_nchw(x_train), to_nchw(x_test)
+    return _torch_fit(model, loss_function, train, test, seed, epochs, batch_size, autocast, begin,
+                      layout=lambda batch: batch.contiguous(memory_format=fmt))
+
+
+def _torch_fit(model, loss_function, train, test, seed, epochs, batch_size, autocast, begin, layout=lambda b: b):
+    """PyTorch's training loop for both references: shuffled batches, Adam 1e-3, timed like kvae's `fit`.
+
+    `loss_function(outputs, batch, mu, logvar)` is the batch's summed −ELBO; `layout` puts a batch in the
+    model's memory format. Returns per-epoch and whole-fit seconds, the first step's, and test −ELBO.
+    """
+    import torch
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(seed)
     epoch_seconds, first_step = [], None
     for _ in range(epochs):
         start = time.perf_counter()
         model.train()
         for idx in torch.randperm(len(train), generator=generator).split(batch_size):
-            batch = train[idx]
+            batch = layout(train[idx])
             optimizer.zero_grad()
             with autocast():
-                recon, mu, logvar = model(batch)
-            loss_function(recon, batch, mu, logvar).backward()
+                outputs, mu, logvar = model(batch)
+            loss_function(outputs, batch, mu, logvar).backward()
             optimizer.step()
             if first_step is None:
                 first_step = time.perf_counter() - begin
@@ -100,10 +171,10 @@ def train_pytorch(x_train, x_test, seed, epochs, batch_size=128, fast=False, bfl
     model.eval()
     total = 0.0
     with torch.no_grad():
-        for batch in test.split(batch_size):
+        for batch in test.split(500):
             with autocast():
-                recon, mu, logvar = model(batch)
-            total += loss_function(recon, batch, mu, logvar).item()
+                outputs, mu, logvar = model(layout(batch))
+            total += loss_function(outputs, batch, mu, logvar).item()
     return {"epoch_seconds": epoch_seconds, "test_neg_elbo": total / len(test), "fit_seconds": fit_seconds,
             "first_step_seconds": first_step}
 

@@ -62,15 +62,21 @@ def whole_fit(args):
     """One whole `fit` on NumPy arrays, timed from building the model: the path and the clock users have.
 
     `impl`: "kvae" (`build_kvae` + `fit(x, batch_size=128)`; `optimizer` "default" is the fused
-    Adam `compile()` gives, "keras" an explicit `keras.optimizers.Adam(1e-3)`; `dtype_policy`) or
-    "pytorch" (bench/references.py's fast form; `bfloat16` for autocast). Returns the fit's seconds,
+    Adam `compile()` gives, "keras" an explicit `keras.optimizers.Adam(1e-3)`; `dtype_policy`,
+    `jit_compile`) or "pytorch" (bench/references.py's fast form; `bfloat16` for autocast,
+    `channels_last` for the conv VAE's NHWC memory format). `architecture`: "mlp" or "conv". Returns the fit's seconds,
     each epoch's, and the seconds to the end of the first training call (kvae: its first
     `steps_per_execution` steps; PyTorch: its first step).
     """
     x_train, x_test = _fashion(args)
+    architecture = args.get("architecture", "mlp")
     if args["impl"] == "pytorch":
         from bench import references
 
+        if architecture == "conv":
+            return references.train_pytorch_conv(x_train, x_test, args["seed"], args["epochs"],
+                                                 channels_last=args.get("channels_last", False),
+                                                 bfloat16=args.get("bfloat16", False))
         return references.train_pytorch(x_train, x_test, args["seed"], args["epochs"], fast=True,
                                          bfloat16=args.get("bfloat16", False))
     import keras
@@ -91,7 +97,8 @@ def whole_fit(args):
                 self.first_call = time.perf_counter() - begin
 
     begin = time.perf_counter()
-    vae = build_kvae(x_train, args["seed"], fused_adam=args.get("optimizer", "default") != "keras")
+    vae = build_kvae(x_train, args["seed"], fused_adam=args.get("optimizer", "default") != "keras",
+                     architecture=architecture, jit_compile=args.get("jit_compile", "auto"))
     timer = FirstCall()
     vae.fit(x_train, batch_size=128, epochs=args["epochs"], verbose=0, callbacks=[timer])
     fit_seconds = time.perf_counter() - begin
