@@ -34,7 +34,7 @@ def run(data, holdout, epochs, iw_samples, test_examples, seed, train_examples=N
     y_test = data.y_test[:test_examples]
     keras.utils.set_random_seed(seed)
     vae = kvae.build_vae(data.event_shape, 20, hidden_units=(400,), seed=seed)
-    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    vae.compile()  # the fused kvae.optimizers.Adam, learning rate 1e-3
     vae.fit(kvae.data.make_dataset(x_train, 128, shuffle=True, seed=seed, binarize=True),
             epochs=epochs, verbose=0, shuffle=False)
     nll = -vae.log_likelihood(x_test, num_samples=iw_samples, seed=seed)

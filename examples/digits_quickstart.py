@@ -26,7 +26,7 @@ def main(argv=None):
 
     data = kvae.data.load_digits()
     vae = kvae.build_vae(data.event_shape, latent_dim=8, hidden_units=(256, 128), seed=0)
-    vae.compile(optimizer=keras.optimizers.Adam(2e-3))
+    vae.compile(optimizer=kvae.optimizers.Adam(2e-3))
     train = kvae.data.make_dataset(data.x_train, 64, shuffle=True, seed=0)
     test = kvae.data.make_dataset(data.x_test, 256)
     vae.fit(

@@ -71,7 +71,7 @@ def main(argv=None):
     keras.utils.set_random_seed(0)
     encoder, decoder = networks()
     vae = kvae.VAE(encoder, decoder, latent_dim=LATENT_DIM, likelihood="bernoulli", seed=0)
-    vae.compile(optimizer=keras.optimizers.Adam(2e-3))
+    vae.compile(optimizer=kvae.optimizers.Adam(2e-3))
     train, test, x_test = datasets()
     history = vae.fit(
         train,

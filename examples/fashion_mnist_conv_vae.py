@@ -48,7 +48,7 @@ def main(argv=None):
     hidden = (256,) if args.architecture == "conv" else (400,)
     vae = kvae.build_vae(data.event_shape, args.latent_dim, architecture=args.architecture,
                          hidden_units=hidden, seed=args.seed)
-    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    vae.compile()  # the fused kvae.optimizers.Adam, learning rate 1e-3
     steps = kvae.data.steps_per_epoch(len(x_train), args.batch_size)
     callbacks = []
     if args.warmup_epochs:

@@ -40,7 +40,7 @@ def load(seed=0):
 def train(likelihood, x_train, x_test, epochs, seed):
     keras.utils.set_random_seed(seed)
     vae = kvae.build_vae(x_train.shape[1:], latent_dim=4, hidden_units=(64,), likelihood=likelihood, seed=seed)
-    vae.compile(optimizer=keras.optimizers.Adam(3e-3))
+    vae.compile(optimizer=kvae.optimizers.Adam(3e-3))
     vae.fit(kvae.data.make_dataset(x_train, 64, shuffle=True, seed=seed), epochs=epochs, verbose=0, shuffle=False)
     return vae, kvae.evaluation.evaluate(vae, x_test, iw_samples=500, seed=seed)
 
