@@ -199,5 +199,43 @@ def main(argv=None):
     return output.write_json(args.out, payload)
 
 
+def readme_tables(saved):
+    """The README's tables of one run of this benchmark, rendered from its JSON (a test checks the README holds them)."""
+    runs = saved["runs"]
+    lines = ["| model | IS-NLL (K=1000, nats) | test −ELBO (nats) | examples/s | s/epoch |",
+             "| --- | --- | --- | --- | --- |"]
+    for name in [n for n in MODELS if n in runs]:
+        r = runs[name]
+        lines.append(f"| {name} | {r['test_nll']:.2f} ± {r['test_nll_stderr']:.2f} | {r['test_neg_elbo']:.2f} ± "
+                     f"{r['test_neg_elbo_stderr']:.2f} | {r['samples_per_s']:,.0f} | {r['median_epoch_seconds']:.1f} |")
+    tables = ["\n".join(lines)]
+    met = lambda ok: "met" if ok else "**missed**"  # noqa: E731
+    if saved["comparisons"]:
+        lines = [f"| kvae vs pythae | IS-NLL kvae − pythae (paired) | target ≤ +{saved['targets']['nll_margin_nats']} "
+                 f"| speed | target ≥ {saved['targets']['throughput_ratio']}× |", "| --- | --- | --- | --- | --- |"]
+        for label in [p for p in PAIRS if p in saved["comparisons"]]:
+            c = saved["comparisons"][label]
+            d = c["nll_kvae_minus_pythae"]
+            lines.append(f"| {label} | {d['difference']:+.2f} ± {d['stderr']:.2f} | {met(c['nll_target_met'])} | "
+                         f"{c['throughput_ratio']:.2f}× | {met(c['throughput_target_met'])} |")
+        tables.append("\n".join(lines))
+    if saved["orderings"]:
+        lines = ["| ordering (IS-NLL) | difference (paired) | beyond 2 SE |", "| --- | --- | --- |"]
+        for o in saved["orderings"]:
+            lines.append(f"| {o['better']} < {o['worse']} | {o['difference']:+.2f} ± {o['stderr']:.2f} | "
+                         f"{'yes' if o['holds_beyond_noise'] else '**no**'} |")
+        tables.append("\n".join(lines))
+    for name, r in runs.items():
+        g = r.get("generated_class_accuracy")
+        if g:
+            tables.append("\n".join([
+                "| generated samples (classifier trained on real images) | share labelled with their class | target |",
+                "| --- | --- | --- |",
+                f"| {name}, {g['samples_per_class']} per class (classifier: {g['classifier_test_accuracy']:.1%} on "
+                f"real test images) | {g['accuracy']:.1%} (worst class {min(g['by_class']):.0%}) | "
+                f"≥ {saved['targets']['generated_class_accuracy']:.0%}: {met(g['target_met'])} |"]))
+    return "\n\n".join(tables) + "\n"
+
+
 if __name__ == "__main__":
     main()

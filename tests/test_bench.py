@@ -228,3 +228,74 @@ def test_the_readme_shows_the_own_data_bench_as_its_json_says():
     module = load_script("bench/own_data.py")
     saved = json.loads((root / "bench" / "results" / "own_data.json").read_text())
     assert module.readme_table(saved) in (root / "README.md").read_text()
+
+
+@pytest.mark.e2e
+def test_conv_bench_compares_each_kvae_row_with_the_faster_pytorch_format(tmp_path, fashion_data_dir):
+    """`python -m bench.conv --quick`: the conv VAE's rows, each kvae row against PyTorch at its precision."""
+    argv = ["--quick", "--out", str(tmp_path / "conv.json")] + (["--data-dir", fashion_data_dir] if fashion_data_dir else [])
+    module = load_script("bench/conv.py")
+    saved = json.loads(json.dumps(module.main(argv)))
+    names = [n for n in module.ROWS if module.ROWS[n]["impl"] == "kvae" or _have("torch")]
+    assert list(saved["summary"]) == names
+    for name, row in saved["summary"].items():
+        assert row["whole_fit_samples_per_s"] == pytest.approx(512 * 2 / row["fit_seconds"])
+        assert row["steady_epoch_samples_per_s"] > 0 and np.isfinite(row["test_neg_elbo"])
+        if name.startswith("kvae") and _have("torch"):
+            bf16 = "bfloat16" in name
+            assert ("bf16" in row["steady_epoch_samples_per_s_reference"]) == bf16
+    assert module.readme_table(saved).count("\n| kvae conv") == 3
+
+
+def test_conv_bench_picks_the_faster_pytorch_format_at_the_same_precision():
+    module = load_script("bench/conv.py")
+    summary = {name: {"steady_epoch_samples_per_s": speed, "whole_fit_samples_per_s": speed / 2}
+               for name, speed in [("kvae conv defaults", 300.0), ("kvae conv mixed_bfloat16", 240.0),
+                                   ("pytorch NCHW", 100.0), ("pytorch channels_last", 200.0),
+                                   ("pytorch bf16 NCHW", 120.0), ("pytorch bf16 channels_last", 60.0)]}
+    rows = {n: module.ROWS[n] for n in summary}
+    out = module.compare(summary, rows)
+    assert out["kvae conv defaults"]["steady_epoch_samples_per_s_reference"] == "pytorch channels_last"
+    assert out["kvae conv defaults"]["steady_epoch_samples_per_s_vs_pytorch"] == pytest.approx(1.5)
+    assert out["kvae conv mixed_bfloat16"]["steady_epoch_samples_per_s_reference"] == "pytorch bf16 NCHW"
+    assert out["kvae conv mixed_bfloat16"]["whole_fit_samples_per_s_vs_pytorch"] == pytest.approx(2.0)
+    assert "steady_epoch_samples_per_s_vs_pytorch" not in out["pytorch NCHW"]
+
+
+@pytest.mark.e2e
+def test_iaf_ablation_bench_pairs_every_variant_with_pythae(tmp_path, fashion_data_dir):
+    """`bench/iaf_ablation.py --quick`: each IAF variant trains, is scored, and is paired with pythae's."""
+    argv = ["--quick", "--out", str(tmp_path / "iaf.json")] + (["--data-dir", fashion_data_dir] if fashion_data_dir else [])
+    module = load_script("bench/iaf_ablation.py")
+    saved = json.loads(json.dumps(module.main(argv)))
+    pythae = _have("pythae")
+    assert set(saved["summary"]) == {n for n, (side, _) in module.VARIANTS.items() if side == "kvae" or pythae}
+    for name, row in saved["summary"].items():
+        assert np.isfinite(row["test_nll"]) and row["samples_per_s"] > 0
+        assert ("vs_pythae" in row) == (pythae and name != module.REFERENCE)
+    for run in saved["runs"].values():  # each kvae row built the IAF its name says
+        if run["side"] == "kvae":
+            posterior = run["posterior"]
+            assert posterior["class"] == "IAF" and posterior["update"] in run["variant"]
+            assert (posterior["context_units"] == 32) == ("h=32" in run["variant"])
+            assert run["optimizer"] == "kvae.optimizers.Adam" and posterior["hidden_units"] == [128, 128, 128]
+
+
+def test_the_readme_shows_the_family_iaf_and_conv_benches_as_their_json_says():
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    for script, result in (("bench/iaf_ablation.py", "iaf_ablation.json"), ("bench/conv.py", "conv.json")):
+        saved = json.loads((root / "bench" / "results" / result).read_text())
+        assert load_script(script).readme_table(saved) in readme, script
+    family = load_script("bench/family.py")
+    for result in ("family.json", "family_iaf_conditional.json"):  # parts 1 and 2 against pythae
+        saved = json.loads((root / "bench" / "results" / result).read_text())
+        assert family.readme_tables(saved) in readme, result
+
+
+def _have(module):
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
