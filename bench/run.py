@@ -70,9 +70,15 @@ def run_job(job, args, timeout=1200, in_process=False):
     RSS is the whole run's).
     """
     if in_process:
+        import keras
+
         from bench import worker
 
-        result = worker.JOBS[job](args)
+        policy = keras.config.dtype_policy()  # a job may set the global one (`dtype_policy`): not past its end
+        try:
+            result = worker.JOBS[job](args)
+        finally:
+            keras.config.set_dtype_policy(policy)
         result["peak_rss_mib"] = worker.peak_rss_mib()
         return json.loads(json.dumps(result))
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
