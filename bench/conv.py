@@ -70,6 +70,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--train-examples", type=int, default=15000)
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--quick", action="store_true", help="smoke budget: 512 examples, 2 epochs, one round")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "conv.json"))
@@ -78,7 +79,7 @@ def main(argv=None):
         args.epochs, args.rounds, args.train_examples = 2, 1, 512
     data = {"data_dir": args.data_dir, "train_examples": args.train_examples,
             "test_examples": 256 if args.quick else 2000, "architecture": "conv"}
-    rows = dict(ROWS)
+    rows = {name: ROWS[name] for name in ROWS if name in args.rows}
     if not _have_torch():
         print("PyTorch is not installed: kvae rows only (pip install torch==2.13.0 for the references).")
         rows = {name: row for name, row in rows.items() if row["impl"] != "pytorch"}
