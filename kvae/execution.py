@@ -125,6 +125,15 @@ def _flatten(callbacks):
     return list(getattr(callbacks, "callbacks", callbacks))
 
 
+def _bfloat16_on_cpu_without_strategy(model, compile_kwargs):
+    # Where kvae's jit_compile="auto" differs from Keras': bfloat16 compute, no GPU, no strategy.
+    if compile_kwargs.get("run_eagerly") or tf.distribute.has_strategy():
+        return False
+    if model.dtype_policy.compute_dtype != "bfloat16":
+        return False
+    return not tf.config.list_physical_devices("GPU")
+
+
 class KerasExecution:
     """Mixin for a `keras.Model`: kvae's `steps_per_execution="auto"` and the NumPy fast path.
 
@@ -155,11 +164,20 @@ class KerasExecution:
                 `kvae.execution.needs_every_batch`). The maths is the same;
                 Keras' own callbacks' per-batch hooks (progress bar,
                 `TerminateOnNaN`) then run once per call.
+            jit_compile: bool or `"auto"` (default). Keras' `"auto"` turns
+                XLA on with a GPU; kvae's also turns it on for a bfloat16
+                policy (`dtype="mixed_bfloat16"`) on CPU, where XLA fuses the
+                casts into the element-wise work (faster steps on CPU, see
+                `bench/ablations.py`), unless under a
+                `tf.distribute` strategy or `run_eagerly=True`. In float32
+                it stays off on CPU (no faster there).
             *args, **kwargs: the rest of `keras.Model.compile`'s arguments.
         """
         self._auto_steps_per_execution = steps_per_execution == "auto"
         if isinstance(optimizer, str) and optimizer.lower() == "adam":
             optimizer = optimizers.Adam()
+        if kwargs.get("jit_compile", "auto") == "auto" and _bfloat16_on_cpu_without_strategy(self, kwargs):
+            kwargs["jit_compile"] = True  # Keras then still falls back if a layer does not support it
         super().compile(optimizer, *args, steps_per_execution=steps_per_execution, **kwargs)
         if self._auto_steps_per_execution:
             self.steps_per_execution = auto_steps_per_execution(self)

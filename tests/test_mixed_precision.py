@@ -1,5 +1,7 @@
 """Keras dtype policies end to end: networks in bfloat16/float16, distributions and metrics in float32."""
 
+import contextlib
+
 import keras
 import numpy as np
 import pytest
@@ -101,6 +103,7 @@ def test_bfloat16_training_reaches_the_float32_elbo_on_the_same_seeds(digits):
         keras.utils.set_random_seed(0)
         model = kvae.build_vae(digits.event_shape, 8, hidden_units=(128,), seed=0, dtype=dtype)
         model.compile(optimizer=keras.optimizers.Adam(2e-3))
+        assert model.jit_compile is (dtype == "mixed_bfloat16")  # kvae's "auto": XLA for bfloat16 on CPU
         model.fit(digits.x_train, batch_size=64, epochs=6, verbose=0)
         return -model.evaluate(digits.x_test, batch_size=360, return_dict=True, verbose=0)["elbo"]
 
@@ -129,3 +132,26 @@ def test_float16_stays_finite_where_float16_sums_would_overflow():
     # Keras' dynamic loss scaling met the overflowing float16 gradients and lowered its scale.
     assert float(model.optimizer.dynamic_scale.numpy()) < 2.0**15
     assert np.isfinite(model.log_likelihood(x, num_samples=4)).all()
+
+
+def test_auto_jit_compile_is_xla_for_bfloat16_on_cpu_only_where_keras_would_allow_it():
+    """kvae's `jit_compile="auto"`: XLA for bfloat16 compute on CPU (it fuses the casts), else Keras' choice."""
+
+    def jit(dtype="mixed_bfloat16", strategy=None, **compile_kwargs):
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            model = tiny_vae(SHAPE, latent_dim=3, dtype=dtype)
+            model.compile(**compile_kwargs)
+        return model.jit_compile
+
+    assert jit() is True
+    assert jit("float32") is False  # Keras' "auto": no GPU, no XLA
+    assert jit(jit_compile=False) is False  # the user's choice stands
+    assert jit(run_eagerly=True) is False
+    assert jit(strategy=tf.distribute.OneDeviceStrategy("/cpu:0")) is False
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = tiny_vae(SHAPE, latent_dim=3)  # the global policy counts too
+        model.compile()
+        assert model.jit_compile is True
+    finally:
+        keras.config.set_dtype_policy("float32")
