@@ -217,8 +217,9 @@ def test_the_readme_shows_the_whole_fit_bench_as_its_json_says():
 
     root = pathlib.Path(__file__).resolve().parent.parent
     module = load_script("bench/whole_fit.py")
-    saved = json.loads((root / "bench" / "results" / "whole_fit.json").read_text())
-    assert module.readme_table(saved) in (root / "README.md").read_text()
+    for result in ("whole_fit.json", "whole_fit_3_epochs.json"):  # the second after XLA for bfloat16
+        saved = json.loads((root / "bench" / "results" / result).read_text())
+        assert module.readme_table(saved) in (root / "README.md").read_text(), result
 
 
 def test_the_readme_shows_the_own_data_bench_as_its_json_says():
