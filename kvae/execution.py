@@ -125,13 +125,14 @@ def _flatten(callbacks):
     return list(getattr(callbacks, "callbacks", callbacks))
 
 
-def _bfloat16_on_cpu_without_strategy(model, compile_kwargs):
-    # Where kvae's jit_compile="auto" differs from Keras': bfloat16 compute, no GPU, no strategy.
-    if compile_kwargs.get("run_eagerly") or tf.distribute.has_strategy():
+def _xla_for_bfloat16_on_cpu(model, compile_kwargs):
+    # Where kvae's jit_compile="auto" differs from Keras' (which leaves XLA off on CPU): bfloat16
+    # compute, eager off, no strategy (Keras' "auto" leaves those off too), every layer XLA-ready.
+    if compile_kwargs.get("run_eagerly") or model.dtype_policy.compute_dtype != "bfloat16":
         return False
-    if model.dtype_policy.compute_dtype != "bfloat16":
+    if keras_internals.strategy_built_under(model) is not None or tf.distribute.has_strategy():
         return False
-    return not tf.config.list_physical_devices("GPU")
+    return not tf.config.list_physical_devices("GPU") and keras_internals.supports_xla(model)
 
 
 class KerasExecution:
@@ -176,8 +177,8 @@ class KerasExecution:
         self._auto_steps_per_execution = steps_per_execution == "auto"
         if isinstance(optimizer, str) and optimizer.lower() == "adam":
             optimizer = optimizers.Adam()
-        if kwargs.get("jit_compile", "auto") == "auto" and _bfloat16_on_cpu_without_strategy(self, kwargs):
-            kwargs["jit_compile"] = True  # Keras then still falls back if a layer does not support it
+        if kwargs.get("jit_compile", "auto") == "auto" and _xla_for_bfloat16_on_cpu(self, kwargs):
+            kwargs["jit_compile"] = True  # resolved like Keras' "auto", which records its outcome in the config
         super().compile(optimizer, *args, steps_per_execution=steps_per_execution, **kwargs)
         if self._auto_steps_per_execution:
             self.steps_per_execution = auto_steps_per_execution(self)

@@ -24,6 +24,17 @@ def strategy_built_under(model):
     return getattr(model, "_distribute_strategy", None)
 
 
+def supports_xla(model):
+    """Whether every layer of `model` can run under XLA: the check Keras' `jit_compile` setter makes.
+
+    Keras keeps it as `keras.src.trainers.trainer.model_supports_jit` (each
+    layer's `supports_jit`); there is no public name for it.
+    """
+    from keras.src.trainers.trainer import model_supports_jit
+
+    return model_supports_jit(model)
+
+
 def in_multi_worker_mode(strategy):
     """Whether a `MultiWorkerMirroredStrategy` spans several workers: the predicate Keras' TF trainer uses."""
     return strategy.extended._in_multi_worker_mode()
@@ -65,7 +76,7 @@ def symbolic_build_from_first_replica(model, iterator, data_batch, first_replica
 
 # The names above, for the test that no other module uses them.
 PRIVATE_NAMES = ("_distribute_strategy", "_use_cached_eval_dataset", "_in_multi_worker_mode", "_initial_epoch",
-                 "_get_variable_index", "_momentums", "_velocities")
+                 "_get_variable_index", "_momentums", "_velocities", "model_supports_jit")
 
 __all__ = ["CACHED_EVAL_DATASET", "PRIVATE_NAMES", "adam_slots", "in_multi_worker_mode", "resource_handle",
-           "set_initial_epoch", "strategy_built_under", "symbolic_build_from_first_replica"]
+           "set_initial_epoch", "strategy_built_under", "supports_xla", "symbolic_build_from_first_replica"]

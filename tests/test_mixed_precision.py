@@ -1,6 +1,7 @@
 """Keras dtype policies end to end: networks in bfloat16/float16, distributions and metrics in float32."""
 
 import contextlib
+import warnings
 
 import keras
 import numpy as np
@@ -148,6 +149,17 @@ def test_auto_jit_compile_is_xla_for_bfloat16_on_cpu_only_where_keras_would_allo
     assert jit(jit_compile=False) is False  # the user's choice stands
     assert jit(run_eagerly=True) is False
     assert jit(strategy=tf.distribute.OneDeviceStrategy("/cpu:0")) is False
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():  # built under a strategy, compiled outside it
+        model = tiny_vae(SHAPE, latent_dim=3, dtype="mixed_bfloat16")
+    model.compile()
+    assert model.jit_compile is False
+    model = tiny_vae(SHAPE, latent_dim=3, dtype="mixed_bfloat16")
+    assert model.jit_compile is True and model.get_compile_config()["jit_compile"] is True  # as Keras records "auto"
+    model.parts["prior"].supports_jit = False  # a part that cannot run under XLA: left off, without Keras' warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.compile()
+    assert model.jit_compile is False
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
         model = tiny_vae(SHAPE, latent_dim=3)  # the global policy counts too
